@@ -1,0 +1,1 @@
+"""The Textual user interface. Renders what the tracking and chat layers give it."""
