@@ -37,3 +37,38 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlf
 @pytest.fixture(scope="session")
 def tracking_settings(mlflow_server: LocalMlflowServer) -> TrackingSettings:
     return TrackingSettings(tracking_uri=mlflow_server.url)
+
+
+AUTH_ADMIN_USER = "admin"
+AUTH_ADMIN_PASSWORD = "s3cret-Admin-pw-4-tests"
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlflowServer]:
+    """A real MLflow server running MLflow's basic-auth app (admin: AUTH_ADMIN_USER/PASSWORD)."""
+    root: Path = tmp_path_factory.mktemp("mlflow-auth")
+    config = root / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'basic_auth.db'}\n"
+        f"admin_username = {AUTH_ADMIN_USER}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    server = LocalMlflowServer(
+        f"sqlite:///{root / 'mlflow.db'}",
+        artifacts_destination=str(root / "artifacts"),
+        app_name="basic-auth",
+        extra_env={
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_AUTH_ADMIN_PASSWORD": AUTH_ADMIN_PASSWORD,
+            # The auth app refuses to start without a fixed key for CSRF protection.
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": "tracetui-tests-only",
+        },
+        log_path=root / "server.log",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

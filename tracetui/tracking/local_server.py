@@ -150,7 +150,11 @@ class LocalMlflowServer:
             lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line]
         except OSError:
             return "no log"
-        return lines[-1][:200] if lines else "no output"
+        # The most useful line is the last exception message, not the last line of a traceback.
+        errors = [line.strip() for line in lines if "Error:" in line or "Exception:" in line]
+        if errors:
+            return errors[-1][:300]
+        return lines[-1].strip()[:200] if lines else "no output"
 
     def stop(self, timeout_s: float = DEFAULT_STOP_GRACE_S + 10) -> None:
         """Stop the server and every process it started; idempotent."""

@@ -69,8 +69,10 @@ def main(argv: list[str]) -> int:
     parent_gone = threading.Event()
 
     def watch_stdin() -> None:
+        # os.read, not sys.stdin: a buffered reader in a daemon thread aborts
+        # interpreter shutdown ("could not acquire lock for <stdin>").
         try:
-            while sys.stdin.buffer.read(1024):
+            while os.read(0, 1024):
                 pass
         except OSError:
             pass
