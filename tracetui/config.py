@@ -72,20 +72,24 @@ def experiment_selector(
 
 
 def normalise_ollama_url(value: str) -> str:
-    """OLLAMA_HOST often has no scheme or port ("0.0.0.0:11434", "myhost"); make it a URL."""
+    """OLLAMA_HOST often has no scheme or port ("0.0.0.0:11434", "myhost"); make it a URL.
+
+    As in Ollama's own client: without a scheme the port defaults to 11434; with
+    one, the scheme's own port applies (a URL is taken as written).
+    """
     value = value.strip().rstrip("/")
-    if "://" not in value:
+    has_scheme = "://" in value
+    if not has_scheme:
         value = "http://" + value
     scheme, rest = value.split("://", 1)
-    host = rest.split("/", 1)[0]
+    host, slash, path = rest.partition("/")
     if host.startswith("0.0.0.0"):
         # 0.0.0.0 is where Ollama listens, not an address to connect to.
-        rest = "127.0.0.1" + rest[len("0.0.0.0") :]
-        host = rest.split("/", 1)[0]
-    has_port = host.rsplit("]", 1)[-1].count(":") == 1 if host.startswith("[") else ":" in host
-    if not has_port:
-        rest = host + ":11434" + rest[len(host) :]
-    return f"{scheme}://{rest}"
+        host = "127.0.0.1" + host[len("0.0.0.0") :]
+    has_port = ":" in host.rsplit("]", 1)[-1]
+    if not has_scheme and not has_port:
+        host += ":11434"
+    return f"{scheme}://{host}{slash}{path}"
 
 
 def ollama_url(explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
