@@ -1,0 +1,119 @@
+"""The document `mlflow traces get --trace-id …` prints, built from the REST response.
+
+Users already have scripts that read MLflow's CLI output, so `tracetui traces
+get` prints exactly that shape instead of the raw REST document:
+
+    {"info": {... "execution_duration_ms": 13861 ...},
+     "data": {"spans": [{..., "attributes": {"key": "<JSON text>"}, "events": [...],
+                         "status": {"code": "STATUS_CODE_OK", "message": ""}, "links": []}]}}
+
+MLflow gets there by parsing the response into protobuf, then into its span
+objects, then `Trace.to_dict()`. The rules below mirror that path (see
+mlflow/entities/span.py `from_otel_proto` and `to_dict`), so the two documents
+compare equal as parsed JSON. Malformed input raises `BadResponse`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from tracetui.tracking.decode import (
+    b64_to_hex,
+    decode_attributes,
+    decode_trace,
+    hex_to_b64,
+    parse_duration_ms,
+)
+from tracetui.tracking.errors import BadResponse
+from tracetui.tracking.models import Span
+
+_REQUEST_ID_KEY = "mlflow.traceRequestId"
+_STATUS_NAMES = {
+    "STATUS_CODE_OK": "STATUS_CODE_OK",
+    "STATUS_CODE_ERROR": "STATUS_CODE_ERROR",
+    "STATUS_CODE_UNSET": "STATUS_CODE_UNSET",
+    1: "STATUS_CODE_OK",
+    2: "STATUS_CODE_ERROR",
+    0: "STATUS_CODE_UNSET",
+}
+
+
+def _dump_attribute(value: Any) -> str:
+    # mlflow.tracing.utils.dump_span_attribute_value: JSON with ensure_ascii=False; values
+    # JSON cannot hold (bytes) fall back to str(), as its TraceJSONEncoder does.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _info_document(info: dict[str, Any]) -> dict[str, Any]:
+    document = dict(info)
+    duration = document.pop("execution_duration", None)
+    if duration is not None:
+        document["execution_duration_ms"] = parse_duration_ms(duration)
+    return document
+
+
+def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
+    request_id = "tr-" + decoded.trace_id
+    attributes = {
+        key: _dump_attribute(value) for key, value in decode_attributes(span.get("attributes")).items()
+    }
+    # MLflow re-derives the request id from the OTLP trace id instead of trusting the attribute.
+    attributes[_REQUEST_ID_KEY] = _dump_attribute(request_id)
+    status = span.get("status") or {}
+    links = []
+    for link in span.get("links") or []:
+        link_attributes = {
+            key: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+            for key, value in decode_attributes(link.get("attributes")).items()
+        }
+        links.append(
+            {
+                "trace_id": "tr-" + b64_to_hex(link["trace_id"], 16),
+                "span_id": b64_to_hex(link["span_id"], 8),
+                "attributes": link_attributes or None,
+            }
+        )
+    return {
+        # MLflow re-encodes the ids from bytes, so write them in canonical base64 too.
+        "trace_id": hex_to_b64(decoded.trace_id),
+        "span_id": hex_to_b64(decoded.span_id),
+        "parent_span_id": hex_to_b64(decoded.parent_id) if decoded.parent_id else None,
+        "name": span.get("name", ""),
+        "start_time_unix_nano": int(span.get("start_time_unix_nano", 0)),
+        "end_time_unix_nano": int(span.get("end_time_unix_nano", 0)),
+        "events": [
+            {
+                "name": event.get("name", ""),
+                "time_unix_nano": int(event.get("time_unix_nano", 0)),
+                "attributes": decode_attributes(event.get("attributes")),
+            }
+            for event in span.get("events") or []
+        ],
+        "status": {
+            "code": _STATUS_NAMES[status.get("code", "STATUS_CODE_UNSET")],
+            "message": status.get("message") or "",
+        },
+        "attributes": attributes,
+        "links": links,
+    }
+
+
+def to_mlflow_cli_document(get_trace_response: dict[str, Any]) -> dict[str, Any]:
+    """`GET /api/3.0/mlflow/traces/get` JSON -> what `mlflow traces get --trace-id` prints."""
+    # Decoding first validates the whole document and gives one clear error if it is broken.
+    decoded = decode_trace(get_trace_response)
+    trace = get_trace_response["trace"]
+    try:
+        spans = [
+            _span_document(span, decoded_span)
+            for span, decoded_span in zip(trace.get("spans") or [], decoded.spans, strict=True)
+        ]
+        return {"info": _info_document(trace["trace_info"]), "data": {"spans": spans}}
+    except BadResponse:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise BadResponse(
+            f"The tracking server sent a trace that cannot be exported ({type(error).__name__})."
+        ) from None
