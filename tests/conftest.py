@@ -72,3 +72,16 @@ def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_tls(mlflow_server: LocalMlflowServer, tmp_path_factory: pytest.TempPathFactory):
+    """(https URL, CA certificate path) of a self-signed TLS endpoint in front of the real server."""
+    from tls_proxy import TlsProxy, write_self_signed_cert
+
+    cert_path, key_path = write_self_signed_cert(tmp_path_factory.mktemp("tls"))
+    proxy = TlsProxy(mlflow_server.port, cert_path, key_path).start()
+    try:
+        yield proxy.url, cert_path
+    finally:
+        proxy.stop()
