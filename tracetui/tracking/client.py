@@ -22,4 +22,471 @@ CONTRACT (pinned; the UI, CLI and live poller are written against it):
     await client.get_trace(trace_id: str) -> Trace         # decoded
     await client.count_traces(experiment_id) ...  (optional helper for the experiment switcher)
     client.base_url -> str (redacted: no credentials)
+
+Additions beyond the contract (all optional keywords):
+    TrackingClient(..., event_hooks=...)   # httpx event hooks, e.g. to count requests
+    get_trace_json / get_trace(trace_id, allow_partial=True)  # spans of an unfinished trace
+    client.requests_made -> int            # HTTP requests sent so far (the poll cost)
 """
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from tracetui.config import TrackingSettings
+from tracetui.tracking.decode import (
+    decode_experiment,
+    decode_trace,
+    decode_trace_page,
+)
+from tracetui.tracking.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    ExperimentNotFound,
+    InvalidFilter,
+    PermissionDenied,
+    ServerTimeout,
+    ServerUnreachable,
+    TlsError,
+    TraceNotFound,
+    TraceNotReady,
+    TrackingError,
+    redact_url,
+)
+from tracetui.tracking.models import Experiment, Trace, TraceInfo, TracePage
+
+SEARCH_TRACES_PATH = "/api/3.0/mlflow/traces/search"
+GET_TRACE_PATH = "/api/3.0/mlflow/traces/get"
+SEARCH_EXPERIMENTS_PATH = "/api/2.0/mlflow/experiments/search"
+GET_EXPERIMENT_PATH = "/api/2.0/mlflow/experiments/get"
+GET_EXPERIMENT_BY_NAME_PATH = "/api/2.0/mlflow/experiments/get-by-name"
+
+MAX_TRACE_PAGE = 500  # the server rejects max_results above this with 400
+EXPERIMENT_PAGE = 1000
+CONNECT_TIMEOUT_S = 5.0
+# Bodies above this size are parsed and decoded in a thread so the event loop (and the
+# UI on it) keeps running while a 10,000-span trace is read.
+THREAD_PARSE_BYTES = 512 * 1024
+MAX_MESSAGE_CHARS = 200
+
+_NOT_READY = "not fully exported yet"
+_DEFAULT_ORDER = ("timestamp_ms DESC",)
+
+NotFound = Callable[[str], TrackingError]
+
+
+def _one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Server text squeezed into part of one sentence: one line, bounded, no final period."""
+    text = re.sub(r"\s+", " ", text).strip().rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _tls_context(settings: TrackingSettings) -> ssl.SSLContext | bool:
+    if settings.insecure_tls:
+        return False
+    if settings.cert_path:
+        try:
+            return ssl.create_default_context(cafile=settings.cert_path)
+        except (OSError, ssl.SSLError) as error:
+            raise TlsError(
+                f"Cannot load the CA bundle {settings.cert_path} named by "
+                f"MLFLOW_TRACKING_SERVER_CERT_PATH ({_one_line(str(error), 80)}); "
+                "point it at a readable PEM file."
+            ) from None
+    return True
+
+
+class TrackingClient:
+    """One connection pool to one MLflow server; reuse it (each poll costs one request)."""
+
+    def __init__(
+        self,
+        settings: TrackingSettings,
+        base_url: str,
+        *,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._raw_base_url = base_url.rstrip("/")
+        self._base_url = redact_url(self._raw_base_url)
+        self.requests_made = 0
+        headers = {"Accept": "application/json", "User-Agent": "tracetui"}
+        auth: httpx.BasicAuth | None = None
+        if settings.token:
+            headers["Authorization"] = f"Bearer {settings.token}"
+        elif settings.username is not None or settings.password is not None:
+            auth = httpx.BasicAuth(settings.username or "", settings.password or "")
+        hooks: dict[str, list[Callable[..., Any]]] = {
+            "request": [self._count_request],
+            "response": [],
+        }
+        for name, callbacks in (event_hooks or {}).items():
+            hooks.setdefault(name, []).extend(callbacks)
+        self._http = httpx.AsyncClient(
+            base_url=self._raw_base_url,
+            headers=headers,
+            auth=auth,
+            verify=_tls_context(settings),
+            timeout=httpx.Timeout(settings.timeout_s, connect=CONNECT_TIMEOUT_S),
+            event_hooks=hooks,
+            follow_redirects=True,
+        )
+
+    async def _count_request(self, request: httpx.Request) -> None:
+        self.requests_made += 1
+
+    @property
+    def base_url(self) -> str:
+        """The server URL without credentials, safe to show."""
+        return self._base_url
+
+    async def __aenter__(self) -> TrackingClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport and error mapping ---------------------------------------------
+
+    def _who(self) -> str:
+        if self._settings.username:
+            return f"user {self._settings.username}"
+        return "the configured token" if self._settings.token else "anonymous access"
+
+    def _transport_error(self, error: httpx.HTTPError) -> TrackingError:
+        url = self._base_url
+        chain = _causes(error)
+        if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in chain) or (
+            "CERTIFICATE_VERIFY_FAILED" in str(error)
+        ):
+            return TlsError(
+                f"The TLS certificate of {url} is not trusted; set "
+                "MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle, or "
+                "MLFLOW_TRACKING_INSECURE_TLS=true to skip the check."
+            )
+        if any(isinstance(cause, ssl.SSLError) for cause in chain):
+            return TlsError(
+                f"The TLS handshake with {url} failed ({_one_line(str(error), 80)}); "
+                "check that the URL's scheme (http or https) matches the server."
+            )
+        if isinstance(error, httpx.ConnectTimeout):
+            return ServerTimeout(
+                f"The MLflow tracking server at {url} did not accept a connection within "
+                f"{CONNECT_TIMEOUT_S:g} s; check the address and any firewall."
+            )
+        if isinstance(error, httpx.TimeoutException):
+            return ServerTimeout(
+                f"The MLflow tracking server at {url} did not answer within "
+                f"{self._settings.timeout_s:g} s; it may be overloaded, try again."
+            )
+        if isinstance(error, httpx.ConnectError):
+            if any(isinstance(cause, ConnectionRefusedError) for cause in chain) or (
+                "refused" in str(error).lower()
+            ):
+                reason = "connection refused. Is it running?"
+            elif (
+                "name or service not known" in str(error).lower()
+                or "getaddrinfo" in str(error).lower()
+                or "nodename" in str(error).lower()
+            ):
+                reason = "the host name is unknown. Check MLFLOW_TRACKING_URI."
+            else:
+                reason = f"{_one_line(str(error), 80) or 'connection failed'}. Is it running?"
+            return ServerUnreachable(f"Cannot reach the MLflow tracking server at {url}: {reason}")
+        if isinstance(error, httpx.RemoteProtocolError):
+            return BadResponse(
+                f"The MLflow tracking server at {url} broke off its answer "
+                f"({_one_line(str(error), 80)}); is a proxy in the way?"
+            )
+        if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+            return ServerUnreachable(
+                f"{url} is not a usable tracking server URL; use http://host:port or https://…"
+            )
+        return ServerUnreachable(
+            f"Lost the connection to the MLflow tracking server at {url} "
+            f"({_one_line(str(error), 80) or type(error).__name__}); try again."
+        )
+
+    def _status_error(
+        self,
+        response: httpx.Response,
+        body: Any,
+        what: str,
+        not_found: NotFound | None,
+        search: bool,
+    ) -> TrackingError:
+        url = self._base_url
+        status = response.status_code
+        mlflow_error = isinstance(body, dict) and "error_code" in body
+        code = str(body.get("error_code")) if mlflow_error else ""
+        message = _one_line(str(body.get("message", ""))) if mlflow_error else ""
+        if status == 401:
+            if self._settings.username:
+                return AuthenticationFailed(
+                    f"Authentication failed for user {self._settings.username} at {url}; "
+                    "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."
+                )
+            if self._settings.token:
+                return AuthenticationFailed(
+                    f"The MLflow tracking server at {url} rejected MLFLOW_TRACKING_TOKEN; "
+                    "check that it is valid."
+                )
+            return AuthenticationFailed(
+                f"The MLflow tracking server at {url} requires a login; set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
+            )
+        if status == 403:
+            return PermissionDenied(
+                f"Permission denied: {self._who()} may not {what} at {url}; "
+                "ask the server's admin for access."
+            )
+        if mlflow_error and code == "RESOURCE_DOES_NOT_EXIST" and not_found is not None:
+            return not_found(message)
+        if search and mlflow_error and code == "INVALID_PARAMETER_VALUE":
+            return InvalidFilter(f"The server rejected the trace search: {message}.")
+        if mlflow_error and status < 500:
+            return BadResponse(f"The MLflow tracking server at {url} refused to {what}: {message}.")
+        if mlflow_error:
+            return BadResponse(
+                f"The MLflow tracking server at {url} failed to {what} (HTTP {status}: {message})."
+            )
+        if status == 404:
+            return BadResponse(
+                f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
+            )
+        return BadResponse(
+            f"The MLflow tracking server at {url} failed to {what} "
+            f"(HTTP {status}{self._describe_body(response)})."
+        )
+
+    @staticmethod
+    def _describe_body(response: httpx.Response) -> str:
+        content_type = response.headers.get("content-type", "")
+        if "html" in content_type or response.content.lstrip()[:1] == b"<":
+            return ", an HTML page: is a proxy in the way?"
+        return ""
+
+    async def _parse(self, response: httpx.Response, what: str) -> Any:
+        content = response.content
+        try:
+            if len(content) > THREAD_PARSE_BYTES:
+                return await asyncio.to_thread(json.loads, content)
+            return json.loads(content)
+        except (ValueError, RecursionError):
+            if 200 <= response.status_code < 300:
+                raise BadResponse(
+                    f"The MLflow tracking server at {self._base_url} answered the request to "
+                    f"{what} with something that is not MLflow's JSON"
+                    f"{self._describe_body(response) or ' (cut short?)'}."
+                ) from None
+            return None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        not_found: NotFound | None = None,
+        search: bool = False,
+    ) -> Any:
+        try:
+            response = await self._http.request(method, path, params=params, json=json_body)
+        except httpx.HTTPError as error:
+            raise self._transport_error(error) from None
+        body = await self._parse(response, what)
+        if not response.is_success:
+            raise self._status_error(response, body, what, not_found, search)
+        if not isinstance(body, dict):
+            raise BadResponse(
+                f"The MLflow tracking server at {self._base_url} answered the request to {what} "
+                "with JSON that is not an object."
+            )
+        return body
+
+    # --- endpoints -----------------------------------------------------------------
+
+    async def health(self) -> None:
+        """Raises unless something answers 2xx at /health."""
+        try:
+            response = await self._http.get("/health")
+        except httpx.HTTPError as error:
+            raise self._transport_error(error) from None
+        if not response.is_success:
+            body = await self._parse(response, "report its health")
+            raise self._status_error(response, body, "report its health", None, False)
+
+    async def list_experiments(self) -> list[Experiment]:
+        experiments: list[Experiment] = []
+        page_token: str | None = None
+        while True:
+            params: dict[str, Any] = {"max_results": EXPERIMENT_PAGE, "view_type": "ACTIVE_ONLY"}
+            if page_token:
+                params["page_token"] = page_token
+            body = await self._request("GET", SEARCH_EXPERIMENTS_PATH, params=params, what="list experiments")
+            items = body.get("experiments") or []
+            if not isinstance(items, list):
+                raise BadResponse("The tracking server sent an experiment list that is not a list.")
+            experiments.extend(decode_experiment(item) for item in items)
+            page_token = body.get("next_page_token") or None
+            if not page_token:
+                return experiments
+
+    def _experiment_not_found(self, label: str) -> NotFound:
+        return lambda _message: ExperimentNotFound(
+            f"No experiment {label} on {self._base_url}; run `tracetui experiments` to list them."
+        )
+
+    async def get_experiment(self, experiment_id: str) -> Experiment:
+        label = f"with id {experiment_id}"
+        if not experiment_id.isdigit():
+            raise self._experiment_not_found(label)("")
+        body = await self._request(
+            "GET",
+            GET_EXPERIMENT_PATH,
+            params={"experiment_id": experiment_id},
+            what=f"read experiment {experiment_id}",
+            not_found=self._experiment_not_found(label),
+        )
+        return decode_experiment(body.get("experiment"))
+
+    async def get_experiment_by_name(self, name: str) -> Experiment:
+        body = await self._request(
+            "GET",
+            GET_EXPERIMENT_BY_NAME_PATH,
+            params={"experiment_name": name},
+            what=f"read experiment {name!r}",
+            not_found=self._experiment_not_found(f"named {name!r}"),
+        )
+        return decode_experiment(body.get("experiment"))
+
+    async def resolve_experiment(self, name_or_id: str) -> Experiment:
+        """An experiment by id when `name_or_id` is one, else (or if no such id) by name."""
+        if name_or_id.isdigit():
+            try:
+                return await self.get_experiment(name_or_id)
+            except ExperimentNotFound:
+                pass  # names can be digits too
+        try:
+            return await self.get_experiment_by_name(name_or_id)
+        except ExperimentNotFound:
+            raise ExperimentNotFound(
+                f"No experiment with the name or id {name_or_id!r} on {self._base_url}; "
+                "run `tracetui experiments` to list them."
+            ) from None
+
+    async def search_traces(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = _DEFAULT_ORDER,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> TracePage:
+        body: dict[str, Any] = {
+            "locations": [
+                {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": eid}}
+                for eid in experiment_ids
+            ],
+            "max_results": max(1, min(int(max_results), MAX_TRACE_PAGE)),
+            "order_by": list(order_by),
+        }
+        if filter_string:
+            body["filter"] = filter_string
+        if page_token:
+            body["page_token"] = page_token
+        response = await self._request(
+            "POST", SEARCH_TRACES_PATH, json_body=body, what="search traces", search=True
+        )
+        return decode_trace_page(response)
+
+    async def iter_trace_infos(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = _DEFAULT_ORDER,
+        limit: int | None = None,
+        page_size: int = MAX_TRACE_PAGE,
+    ) -> AsyncIterator[TraceInfo]:
+        """Every matching trace info, following pages, at most `limit` of them."""
+        yielded = 0
+        page_token: str | None = None
+        while limit is None or yielded < limit:
+            size = page_size if limit is None else min(page_size, limit - yielded)
+            page = await self.search_traces(
+                experiment_ids,
+                filter_string=filter_string,
+                order_by=order_by,
+                max_results=size,
+                page_token=page_token,
+            )
+            for info in page.trace_infos:
+                yield info
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            page_token = page.next_page_token
+            if not page_token or not page.trace_infos:
+                return
+
+    def _trace_not_found(self, trace_id: str) -> NotFound:
+        def error(message: str) -> TrackingError:
+            if _NOT_READY in message:
+                return TraceNotReady(
+                    f"Trace {trace_id} is still being exported to {self._base_url}; "
+                    "try again in a few seconds."
+                )
+            return TraceNotFound(f"No trace {trace_id} on {self._base_url}; it may have been deleted.")
+
+        return error
+
+    async def get_trace_json(self, trace_id: str, *, allow_partial: bool = False) -> dict[str, Any]:
+        """The raw `{"trace": {"trace_info": …, "spans": […]}}` document."""
+        params = {"trace_id": trace_id}
+        if allow_partial:
+            params["allow_partial"] = "true"
+        body = await self._request(
+            "GET",
+            GET_TRACE_PATH,
+            params=params,
+            what=f"read trace {trace_id}",
+            not_found=self._trace_not_found(trace_id),
+        )
+        if not isinstance(body.get("trace"), dict):
+            raise BadResponse(
+                f"The MLflow tracking server at {self._base_url} answered without the trace "
+                f"{trace_id}; is it an MLflow 3 server?"
+            )
+        return body
+
+    async def get_trace(self, trace_id: str, *, allow_partial: bool = False) -> Trace:
+        document = await self.get_trace_json(trace_id, allow_partial=allow_partial)
+        spans = document["trace"].get("spans")
+        if isinstance(spans, list) and len(spans) > 500:
+            return await asyncio.to_thread(decode_trace, document)
+        return decode_trace(document)

@@ -23,6 +23,7 @@ from tracetui.tracking.errors import BadResponse
 from tracetui.tracking.models import (
     METADATA_SESSION,
     METADATA_TOKEN_USAGE,
+    STATE_IN_PROGRESS,
     STATE_UNSPECIFIED,
     STATUS_ERROR,
     STATUS_OK,
@@ -319,12 +320,18 @@ def _decode_trace_info(info: Any) -> TraceInfo:
     assessments = info.get("assessments") or []
     if not isinstance(assessments, list):
         raise _Malformed("assessments were not a list")
+    state = _as_str(info.get("state"), STATE_UNSPECIFIED)
+    duration_ms = parse_duration_ms(info.get("execution_duration"))
+    if state == STATE_IN_PROGRESS:
+        # MLflow reports "0s" (or the span-derived range so far) while the root span is
+        # still open; showing it as the trace's duration would be a lie.
+        duration_ms = None
     return TraceInfo(
         trace_id=trace_id,
         experiment_id=_experiment_id_of(info),
         request_time_ms=parse_timestamp_ms(info["request_time"]),
-        execution_duration_ms=parse_duration_ms(info.get("execution_duration")),
-        state=_as_str(info.get("state"), STATE_UNSPECIFIED),
+        execution_duration_ms=duration_ms,
+        state=state,
         name=tags.get(TAG_TRACE_NAME, ""),
         request_preview=_as_str(info.get("request_preview")),
         response_preview=_as_str(info.get("response_preview")),

@@ -46,8 +46,30 @@ def _dump_attribute(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+# MLflow rebuilds assessments from protobuf through its entity classes, which keep only
+# some fields: Expectation and IssueReference drop `valid`, `overrides` and (Expectation)
+# `rationale`; Feedback always writes `valid`, False when the server sent none.
+_DROPPED_ASSESSMENT_KEYS = {
+    "expectation": ("valid", "overrides", "rationale"),
+    "issue": ("valid", "overrides"),
+}
+
+
+def _assessment_document(assessment: dict[str, Any]) -> dict[str, Any]:
+    document = dict(assessment)
+    for kind, dropped in _DROPPED_ASSESSMENT_KEYS.items():
+        if kind in document:
+            for key in dropped:
+                document.pop(key, None)
+            return document
+    document.setdefault("valid", False)
+    return document
+
+
 def _info_document(info: dict[str, Any]) -> dict[str, Any]:
     document = dict(info)
+    if document.get("assessments"):
+        document["assessments"] = [_assessment_document(item) for item in document["assessments"]]
     duration = document.pop("execution_duration", None)
     if duration is not None:
         document["execution_duration_ms"] = parse_duration_ms(duration)
