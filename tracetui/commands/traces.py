@@ -66,8 +66,14 @@ def format_time_ms(timestamp_ms: int) -> str:
         return f"@{timestamp_ms}ms"
 
 
-def _columns() -> int:
-    return shutil.get_terminal_size((120, 24)).columns
+# Into a pipe, the request preview gets a fixed width rather than the terminal's leftovers.
+PIPE_PREVIEW_WIDTH = 80
+
+
+def _preview_width(used: int) -> int:
+    if not sys.stdout.isatty():
+        return PIPE_PREVIEW_WIDTH
+    return max(20, shutil.get_terminal_size((120, 24)).columns - used)
 
 
 TABLE_HEADERS = ("TIME", "TRACE ID", "NAME", "STATE", "DURATION", "TOKENS", "REQUEST")
@@ -97,18 +103,15 @@ def format_table(
     rows: list[tuple[str, ...]],
     *,
     headers: bool = True,
-    width: int | None = None,
     min_widths: tuple[int, ...] = (0,) * 6,
 ) -> list[str]:
     """Aligned columns; the last column (the request preview) fills what is left of the width."""
-    width = _columns() if width is None else width
     all_rows = [TABLE_HEADERS, *rows] if headers else rows
     if not all_rows:
         return []
     fixed = len(TABLE_HEADERS) - 1
     widths = [max(min_widths[i], *(len(row[i]) for row in all_rows)) for i in range(fixed)]
-    used = sum(widths) + 2 * fixed
-    preview_width = max(20, width - used)
+    preview_width = _preview_width(sum(widths) + 2 * fixed)
     right_aligned = {4}  # durations line up on their unit
     lines = []
     for index, row in enumerate(all_rows):

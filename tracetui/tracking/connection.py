@@ -69,7 +69,7 @@ def store_uri_for(settings: TrackingSettings, cwd: Path | None = None) -> str | 
     if settings.is_server_uri:
         return None
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    if scheme in _UNSUPPORTED_SCHEMES:
+    if uri.split(":", 1)[0].lower() in _UNSUPPORTED_SCHEMES:  # MLflow reads bare "databricks" too
         raise TrackingError(
             f"The tracking URI {redact_url(uri)!r} names a hosted service; "
             "tracetui needs the http(s) address of an MLflow tracking server."
