@@ -96,6 +96,7 @@ class FakeOllama:
         self.models: list[str] = list(models)
         self.default_answer = FakeAnswer()
         self.requests: list[RecordedRequest] = []
+        self.disconnects = 0  # streams the client closed before the end
         self._answers: deque[FakeAnswer] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,6 +121,7 @@ class FakeOllama:
         with self._lock:
             self._answers.clear()
             self.requests.clear()
+            self.disconnects = 0
             self.models = list(DEFAULT_MODELS)
             self.default_answer = FakeAnswer()
 
@@ -306,22 +308,31 @@ class FakeOllama:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        try:
+            await self._stream_answer(response, answer, tokens, piece)
+            if answer.error_after is not None:
+                # Ollama's failure after output started: still 200, an error line, no done line.
+                await response.write(_ndjson({"error": answer.error_message}))
+            else:
+                await response.write(_ndjson(done_line(first_token_ns, len(tokens))))
+            await response.write_eof()
+        except ConnectionResetError:
+            # The client hung up (a cancelled answer): Ollama stops generating, so do we.
+            self.disconnects += 1
+        return response
+
+    async def _stream_answer(
+        self, response: web.StreamResponse, answer: FakeAnswer, tokens: list[str], piece: Any
+    ) -> None:
         if answer.fast:
             await self._send_fast(response, tokens, piece)
-        else:
-            for sent, token in enumerate(tokens):
-                if answer.error_after is not None and sent >= answer.error_after:
-                    break
-                if sent and answer.token_delay_s:
-                    await asyncio.sleep(answer.token_delay_s)
-                await response.write(_ndjson(piece(token)))
-        if answer.error_after is not None:
-            # Ollama's failure after output started: still 200, an error line, no done line.
-            await response.write(_ndjson({"error": answer.error_message}))
-        else:
-            await response.write(_ndjson(done_line(first_token_ns, len(tokens))))
-        await response.write_eof()
-        return response
+            return
+        for sent, token in enumerate(tokens):
+            if answer.error_after is not None and sent >= answer.error_after:
+                break
+            if sent and answer.token_delay_s:
+                await asyncio.sleep(answer.token_delay_s)
+            await response.write(_ndjson(piece(token)))
 
     @staticmethod
     async def _send_fast(response: web.StreamResponse, tokens: list[str], piece: Any) -> None:
