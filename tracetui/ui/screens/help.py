@@ -1,0 +1,43 @@
+"""The key help: every key the viewer answers to, one line each."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓  j k", "move in the list or the tree"),
+    ("Enter", "open the highlighted trace (tree and span details)"),
+    ("Tab  Shift+Tab", "next / previous pane (chat, traces, spans, details)"),
+    ("z", "zoom the focused pane to the whole screen, again to restore"),
+    ("f", "follow mode: always show the newest trace"),
+    ("p", "pause: stop polling the server"),
+    ("/", "filter with MLflow syntax, e.g. status = 'ERROR'  (empty clears)"),
+    ("e", "switch experiment"),
+    ("r", "poll now"),
+    ("Ctrl+P", "command palette (themes, all commands)"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("q", "dismiss", "Close", show=False),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        text = Text(end="")
+        text.append("tracetui keys\n\n", style="bold")
+        for key, what in KEYS:
+            text.append(f"{key:>16}  ", style="bold")
+            text.append(f"{what}\n")
+        text.append("\nEsc closes this help.", style="dim")
+        with VerticalScroll(id="help-box"):
+            yield Static(text)

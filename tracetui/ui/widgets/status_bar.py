@@ -1,0 +1,88 @@
+"""The status line: server, experiment, last successful poll, connection state, trace count.
+
+The second line carries the latest sentence for a person (a failure, a rejected
+filter, "pending, fetching again"). Everything is plain `Text`: server names and
+experiment names come from outside and are never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tracetui.visible import one_line
+
+# Connection states the app moves through.
+STARTING = "starting"
+CONNECTING = "connecting"
+CONNECTED = "connected"
+DISCONNECTED = "disconnected"
+
+
+class StatusBar(Static):
+    """Two lines: what the app is connected to and how it is doing, then the latest sentence."""
+
+    server: reactive[str] = reactive("")
+    experiment: reactive[str] = reactive("")
+    last_poll: reactive[datetime | None] = reactive(None)
+    connection: reactive[str] = reactive(STARTING)
+    retry_in_s: reactive[float | None] = reactive(None)
+    trace_count: reactive[int | None] = reactive(None)
+    follow: reactive[bool] = reactive(True)
+    paused: reactive[bool] = reactive(False)
+    filter_string: reactive[str] = reactive("")
+    sentence: reactive[str] = reactive("")
+    sentence_is_error: reactive[bool] = reactive(False)
+
+    def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tz = tz
+
+    def say(self, sentence: str, *, error: bool = False) -> None:
+        """Show one sentence for a person on the second line."""
+        self.sentence = sentence
+        self.sentence_is_error = error
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        line.append(self._connection_text())
+        line.append("  │ ", style="dim")
+        line.append(one_line(self.server or "no server yet", 60))
+        if self.experiment:
+            line.append("  │ ", style="dim")
+            line.append("experiment ", style="dim")
+            line.append(one_line(self.experiment, 40), style="bold")
+        if self.trace_count is not None:
+            line.append("  │ ", style="dim")
+            line.append(f"{self.trace_count} traces")
+        if self.last_poll is not None:
+            line.append("  │ ", style="dim")
+            line.append("polled ", style="dim")
+            line.append(self.last_poll.astimezone(self.tz).strftime("%H:%M:%S"))
+        modes = []
+        if self.paused:
+            modes.append("⏸ paused")
+        modes.append("follow on" if self.follow else "follow off")
+        if self.filter_string:
+            modes.append(f"filter: {one_line(self.filter_string, 40)}")
+        line.append("  │ ", style="dim")
+        line.append(" · ".join(modes), style="italic")
+        second = Text(
+            one_line(self.sentence, 300), style="bold red" if self.sentence_is_error else "", end=""
+        )
+        second.no_wrap = True
+        second.overflow = "ellipsis"
+        return Text("\n", end="").join([line, second])
+
+    def _connection_text(self) -> Text:
+        if self.connection == CONNECTED:
+            return Text("● connected", style="green", end="")
+        if self.connection == DISCONNECTED:
+            retry = "" if self.retry_in_s is None else f", retrying in {self.retry_in_s:.0f}s"
+            return Text(f"✗ disconnected{retry}", style="bold red", end="")
+        if self.connection == CONNECTING:
+            return Text("… connecting", style="yellow", end="")
+        return Text("… starting", style="yellow", end="")

@@ -1,0 +1,254 @@
+"""The live trace list: a DataTable whose rows are keyed by trace id and updated in place.
+
+A poll never rebuilds the table: changed rows get `update_cell`, new rows are
+added and the rows re-ordered by start time (DataTable 8 has no insert-at-top;
+`sort` only re-maps row positions, it does not re-create cells). Every cell is
+a `Text` built from untrusted trace text with controls made visible — never a
+`str`, which DataTable would parse as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TraceInfo
+from tracetui.visible import one_line
+
+NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
+
+# (key, label, width). The preview takes what is left; it is cut to this many characters.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("mark", " ", 1),
+    ("time", "time", 8),
+    ("name", "name", 22),
+    ("state", "state", 10),
+    ("duration", "duration", 8),
+    ("tokens", "tokens in→out", 13),
+    ("preview", "request", 60),
+)
+
+
+class TimeCell(Text):
+    """The time column's cell; it carries the start time so rows sort by it, newest first."""
+
+    def __init__(self, text: str, request_time_ms: int, trace_id: str) -> None:
+        super().__init__(text, no_wrap=True, end="")
+        # Ties (same millisecond) broken by id so the order never flips between polls.
+        self.sort_key = (request_time_ms, trace_id)
+
+
+def format_time(request_time_ms: int, tz: tzinfo | None, now: datetime) -> str:
+    """HH:MM:SS for today (in `tz`), otherwise the date: a list covers days, not only now."""
+    started = datetime.fromtimestamp(request_time_ms / 1000, tz=tz)
+    if started.date() == now.astimezone(tz).date():
+        return started.strftime("%H:%M:%S")
+    return started.strftime("%b %d").replace(" 0", "  ")
+
+
+def format_duration(duration_ms: int | None) -> str:
+    if duration_ms is None:
+        return "…"
+    if duration_ms < 1000:
+        return f"{duration_ms}ms"
+    if duration_ms < 60_000:
+        return f"{duration_ms / 1000:.2f}s"
+    minutes, seconds = divmod(duration_ms // 1000, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_tokens(info: TraceInfo) -> str:
+    usage = info.token_usage
+    if usage is None or (usage.input_tokens is None and usage.output_tokens is None):
+        return ""
+    tokens_in = "?" if usage.input_tokens is None else str(usage.input_tokens)
+    tokens_out = "?" if usage.output_tokens is None else str(usage.output_tokens)
+    return f"{tokens_in}→{tokens_out}"
+
+
+def state_cell(state: str) -> Text:
+    """Symbol and word, so the state reads without colour; colour for those who have it."""
+    if state == STATE_OK:
+        return Text("✓ OK", style="green", end="")
+    if state == STATE_ERROR:
+        return Text("✗ ERROR", style="bold red", end="")
+    if state == STATE_IN_PROGRESS:
+        return Text("… running", style="yellow", end="")
+    return Text(f"? {one_line(state, 8)}", style="dim", end="")
+
+
+def row_cells(info: TraceInfo, tz: tzinfo | None, now: datetime) -> dict[str, Text]:
+    """The cells of one row by column key; `mark` is left empty (new rows set it)."""
+    return {
+        "mark": Text("", end=""),
+        "time": TimeCell(format_time(info.request_time_ms, tz, now), info.request_time_ms, info.trace_id),
+        "name": Text(one_line((info.name or info.trace_id)[:400], 40), no_wrap=True, end=""),
+        "state": state_cell(info.state),
+        "duration": Text(format_duration(info.execution_duration_ms), justify="right", end=""),
+        "tokens": Text(format_tokens(info), end=""),
+        # Only the head of a long preview is flattened: the cell shows a line of it.
+        "preview": Text(one_line(info.request_preview[:400], COLUMNS[-1][2]), style="dim", end=""),
+    }
+
+
+class TraceList(DataTable):
+    """Traces of one experiment, newest first. Row key = trace id."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    class MovedByUser(Message):
+        """The person moved the cursor (keys or mouse); follow mode turns off when it leaves the top."""
+
+        def __init__(self, trace_id: str | None) -> None:
+            super().__init__()
+            self.trace_id = trace_id
+
+    def __init__(
+        self,
+        *,
+        tz: tzinfo | None = None,
+        clock: Callable[[], datetime] | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.tz = tz
+        self.clock = clock or (lambda: datetime.now(tz=self.tz))
+        self.infos: dict[str, TraceInfo] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(Text(label, end=""), width=width, key=key)
+
+    # -- cursor moves by the person: tell the app, so it can turn follow mode off ----------------
+
+    def _moved_by_user(self) -> None:
+        self.post_message(self.MovedByUser(self.highlighted_trace_id))
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._moved_by_user()
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._moved_by_user()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self._moved_by_user()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self._moved_by_user()
+
+    def action_scroll_top(self) -> None:
+        super().action_scroll_top()
+        self._moved_by_user()
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self._moved_by_user()
+
+    async def _on_click(self, event: events.Click) -> None:
+        await super()._on_click(event)
+        self._moved_by_user()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    @property
+    def highlighted_trace_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:  # the cursor can sit past the end for a moment while rows change
+            return None
+        return row_key.value
+
+    @property
+    def newest_trace_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        return self.ordered_rows[0].key.value
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def apply(
+        self,
+        added: Sequence[TraceInfo],
+        changed: Sequence[TraceInfo],
+        *,
+        replace: bool = False,
+        follow: bool = False,
+    ) -> list[str]:
+        """Add new rows and update changed ones in place; return the ids of rows really added.
+
+        With `replace` the table is emptied first (a new experiment or filter), and
+        nothing is marked new. With `follow` the cursor goes to the newest row,
+        otherwise it stays on the trace it was on.
+        """
+        keep_id = None if replace else self.highlighted_trace_id
+        if replace:
+            self.clear()
+            self.infos.clear()
+        now = self.clock()
+        for info in changed:
+            if info.trace_id in self.infos:
+                self._update_row(info, now)
+        fresh = [info for info in added if info.trace_id not in self.infos]
+        for info in added:
+            if info.trace_id in self.infos:  # a repeat: treat it as a change
+                self._update_row(info, now)
+        for info in fresh:
+            self.infos[info.trace_id] = info
+            cells = row_cells(info, self.tz, now)
+            if not replace:
+                cells["mark"] = Text("•", style="bold", end="")
+            self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=info.trace_id, height=1)
+        if fresh:
+            self.sort("time", key=lambda cell: cell.sort_key, reverse=True)
+            if follow:
+                self.move_cursor(row=0, animate=False)
+            elif keep_id is not None:
+                self.select_trace(keep_id, scroll=False)
+            if not replace:
+                new_ids = [info.trace_id for info in fresh]
+                self.set_timer(NEW_ROW_MARK_S, lambda: self._unmark(new_ids))
+        return [info.trace_id for info in fresh]
+
+    def _update_row(self, info: TraceInfo, now: datetime) -> None:
+        self.infos[info.trace_id] = info
+        for key, cell in row_cells(info, self.tz, now).items():
+            if key == "mark":
+                continue
+            self.update_cell(info.trace_id, key, cell)
+
+    def _unmark(self, trace_ids: Iterable[str]) -> None:
+        for trace_id in trace_ids:
+            try:
+                self.update_cell(trace_id, "mark", Text("", end=""))
+            except (RowDoesNotExist, KeyError):  # gone after a filter or experiment change
+                pass
+
+    def select_trace(self, trace_id: str, *, scroll: bool = True) -> bool:
+        """Move the cursor to `trace_id`'s row; False when it is not listed."""
+        try:
+            row_index = self.get_row_index(trace_id)
+        except RowDoesNotExist:
+            return False
+        self.move_cursor(row=row_index, animate=False, scroll=scroll)
+        return True
