@@ -67,7 +67,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}\Z")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
 
 
-class _Malformed(Exception):
+class _Malformed(ValueError):
     """Internal: a field has the wrong shape. Turned into BadResponse at the API boundary."""
 
 
