@@ -1,0 +1,179 @@
+"""One exchange of the chat as widgets: the prompt, the streamed answer, its footer and banners.
+
+Everything shown here came from a person or a model, so it is data: the prompt
+and every sentence are `Content` built from plain strings (never markup), and
+the answer is Markdown whose text went through `make_visible` first, so escape
+and control characters show as ␛-style stand-ins instead of reaching the terminal.
+"""
+
+from __future__ import annotations
+
+from markdown_it import MarkdownIt
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from tracetui.chat.ollama import ollama_model_tag
+from tracetui.chat.session import TurnResult
+from tracetui.ui.messages import ShowTrace
+from tracetui.ui.safe_text import safe_content
+from tracetui.visible import make_visible
+
+
+def answer_parser() -> MarkdownIt:
+    """GitHub-like Markdown with raw HTML off: Textual drops HTML tokens, so with HTML on a
+    `<script>` or a `List<T>` in an answer would silently vanish; off, it shows as typed."""
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def model_label(litellm_model: str) -> str:
+    """'ollama_chat/qwen2.5' -> 'qwen2.5'; other providers keep their full model string."""
+    return ollama_model_tag(litellm_model) or litellm_model
+
+
+def footer_text(result: TurnResult) -> str:
+    """The line under a finished answer: trace (or why not), tokens, speed, time."""
+    parts: list[str] = []
+    if result.cancelled:
+        parts.append("stopped")
+    if result.trace_id is not None:
+        parts.append(f"trace {result.trace_id}")
+    else:
+        parts.append(f"not traced: {result.not_traced_reason or 'the turn was not traced.'}")
+    if result.input_tokens is not None or result.output_tokens is not None:
+        tokens_in = "?" if result.input_tokens is None else str(result.input_tokens)
+        tokens_out = "?" if result.output_tokens is None else str(result.output_tokens)
+        parts.append(f"{tokens_in}→{tokens_out} tok")
+    speed = tokens_per_s(result)
+    if speed is not None:
+        parts.append(f"{speed:.1f} tok/s")
+    parts.append(f"{result.duration_ms / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+def tokens_per_s(result: TurnResult) -> float | None:
+    """Ollama's own generation speed when its done line arrived, else tokens over the turn's time."""
+    if result.generation is not None and result.generation.tokens_per_s is not None:
+        return result.generation.tokens_per_s
+    if result.output_tokens and result.duration_ms > 0:
+        return result.output_tokens / (result.duration_ms / 1000)
+    return None
+
+
+class ChatBanner(Static):
+    """One sentence for a person: an error (red) or a note (yellow). Never markup-parsed."""
+
+    DEFAULT_CSS = """
+    ChatBanner {
+        padding: 0 1;
+        margin: 0 0 1 0;
+        width: 1fr;
+        height: auto;
+    }
+    ChatBanner.-error { background: $error 20%; color: $text-error; border-left: thick $error; }
+    ChatBanner.-note { background: $warning 15%; color: $text-warning; border-left: thick $warning; }
+    """
+
+    def __init__(self, sentence: str, *, error: bool = True, id: str | None = None) -> None:
+        super().__init__(safe_content(sentence), id=id, classes="-error" if error else "-note")
+        self.sentence = sentence
+
+
+class PromptMessage(Static):
+    """What the person asked, shown literally."""
+
+    DEFAULT_CSS = """
+    PromptMessage {
+        padding: 0 1;
+        margin: 0 0 1 0;
+        background: $boost;
+        height: auto;
+    }
+    """
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(Content.styled("you› ", "bold $accent") + safe_content(prompt))
+        self.prompt = prompt
+
+
+class AnswerMessage(Vertical, can_focus=True):
+    """A model's answer: streamed into Markdown, then a footer with its trace and numbers.
+
+    Focus it and press `t` to open the turn's trace in the trace list.
+    """
+
+    BINDINGS = [Binding("t", "show_trace", "Open trace")]
+
+    DEFAULT_CSS = """
+    AnswerMessage {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+        border-left: blank;
+    }
+    AnswerMessage:focus { border-left: thick $accent; background: $boost; }
+    AnswerMessage > .answer-model { color: $text-accent; text-style: bold; }
+    AnswerMessage > Markdown { margin: 0; padding: 0; background: transparent; }
+    AnswerMessage > .answer-footer { color: $text-muted; }
+    AnswerMessage > ChatBanner { margin: 0; }
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+        self.result: TurnResult | None = None
+        # open_links=False: a link in a model's answer must not open a browser on a click.
+        self.markdown = Markdown(
+            "", parser_factory=answer_parser, open_links=False, classes="answer-body"
+        )
+        self.footer = Static(Content.styled("…", "dim"), classes="answer-footer")
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.result.trace_id if self.result is not None else None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(model_label(self.model)), classes="answer-model")
+        yield self.markdown
+        yield self.footer
+
+    def open_stream(self) -> MarkdownStream:
+        """A stream that appends to the Markdown, coalescing fragments that arrive faster than frames."""
+        return Markdown.get_stream(self.markdown)
+
+    async def close_stream(self, stream: MarkdownStream, full_answer: str) -> None:
+        """Stop the stream, then one full parse: repairs blocks left open (an unclosed fence)."""
+        await stream.stop()
+        await self.markdown.update(make_visible(full_answer))
+
+    def show_result(self, result: TurnResult, *, tracing_on: bool = True) -> None:
+        """Fill the footer and add the banners a finished turn calls for.
+
+        `tracing_on`: the session has a trace writer, so "not traced" is a failure worth
+        a note (with tracing off on purpose the footer says it quietly).
+        """
+        self.result = result
+        self.footer.update(Content(footer_text(result)))
+        banners: list[ChatBanner] = []
+        if result.error is not None:
+            banners.append(ChatBanner(result.error, error=True, id="answer-error"))
+        elif result.cancelled and not result.answer:
+            banners.append(ChatBanner("Stopped before any text arrived.", error=False))
+        if tracing_on and result.trace_id is None:
+            reason = result.not_traced_reason or "The turn could not be traced."
+            banners.append(ChatBanner(f"Turn not traced: {reason}", error=False, id="answer-untraced"))
+        if banners:
+            self.mount_all(banners, before=self.footer)
+        if not result.answer and result.error is not None:
+            self.markdown.display = False
+
+    def action_show_trace(self) -> None:
+        if self.trace_id is not None:
+            self.post_message(ShowTrace(self.trace_id))
+        elif self.result is not None:
+            self.notify(self.result.not_traced_reason or "This turn was not traced.", severity="warning")
+        else:
+            self.notify("The answer is still arriving; its trace comes when it ends.")

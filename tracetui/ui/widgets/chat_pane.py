@@ -1,0 +1,301 @@
+"""The chat pane: a scrolling conversation, a prompt input with history, streaming Markdown answers.
+
+The answer streams in a worker on the app's loop: it iterates the chat layer's
+`ChatTurn` and writes each delta (made visible first) into a `MarkdownStream`,
+which appends only the new text and coalesces bursts, so the whole answer is
+never re-parsed per chunk and typing stays responsive. When the stream ends —
+normally, stopped with Esc, or by an error — the stream is stopped in `finally`
+and the Markdown gets one full update to repair anything left open.
+
+Messages for the app: `ChatPane.ShowTrace` (the same class as
+`tracetui.ui.messages.ShowTrace`, handled by `on_show_trace`) and
+`ChatPane.TurnFinished` (a turn ended; its trace may now be in the list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
+
+from tracetui.chat.errors import one_line
+from tracetui.chat.ollama import OllamaClient
+from tracetui.chat.session import ChatSession, ChatTurn, TurnResult
+from tracetui.ui import messages
+from tracetui.ui.screens.model_picker import ModelPicker
+from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
+from tracetui.visible import make_visible
+
+SessionSource = ChatSession | Callable[[], ChatSession]
+
+
+class PromptInput(Input):
+    """The prompt line. Up/Down walk through earlier prompts; the text being typed is kept."""
+
+    BINDINGS = [
+        Binding("up", "history_previous", "Previous prompt", show=False),
+        Binding("down", "history_next", "Next prompt", show=False),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.history: list[str] = []
+        self._history_index: int | None = None  # None: editing a new prompt, not recalling
+        self._draft = ""
+
+    def remember(self, prompt: str) -> None:
+        if not self.history or self.history[-1] != prompt:
+            self.history.append(prompt)
+        self._history_index = None
+        self._draft = ""
+
+    def action_history_previous(self) -> None:
+        if not self.history:
+            return
+        if self._history_index is None:
+            self._draft = self.value
+            self._history_index = len(self.history) - 1
+        elif self._history_index > 0:
+            self._history_index -= 1
+        self._show(self.history[self._history_index])
+
+    def action_history_next(self) -> None:
+        if self._history_index is None:
+            return
+        if self._history_index < len(self.history) - 1:
+            self._history_index += 1
+            self._show(self.history[self._history_index])
+        else:
+            self._history_index = None
+            self._show(self._draft)
+
+    def _show(self, text: str) -> None:
+        self.value = text
+        self.cursor_position = len(text)
+
+
+class ChatPane(Vertical):
+    """Chat with a model: type, Enter, watch the answer stream; Esc stops it.
+
+    `session` is a `ChatSession` or a function making one (called on first use).
+    `ollama` lists models for the picker (default: a client for the session's Ollama).
+    """
+
+    ShowTrace = messages.ShowTrace  # one class, so the app has a single `on_show_trace`
+
+    class TurnFinished(Message):
+        """A turn ended (answered, stopped or failed); `result.trace_id` is its trace, if any."""
+
+        def __init__(self, result: TurnResult) -> None:
+            super().__init__()
+            self.result = result
+
+    class ModelChanged(Message):
+        def __init__(self, model: str) -> None:
+            super().__init__()
+            self.model = model
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop answer"),
+        Binding("ctrl+t", "show_trace", "Open trace"),
+        Binding("ctrl+o", "pick_model", "Model"),
+    ]
+
+    DEFAULT_CSS = """
+    ChatPane { height: 1fr; }
+    ChatPane > #chat-model { height: 1; padding: 0 1; color: $text-muted; }
+    ChatPane > #chat-log { height: 1fr; padding: 0 1 0 0; }
+    ChatPane > #chat-input { dock: bottom; }
+    ChatPane.-answering > #chat-input { border: tall $warning 60%; }
+    """
+
+    answering: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        session: SessionSource,
+        *,
+        ollama: OllamaClient | None = None,
+        name: str | None = None,
+        id: str | None = "chat",
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._session_source = session
+        self._session: ChatSession | None = session if isinstance(session, ChatSession) else None
+        self._ollama = ollama
+        self._turn: ChatTurn | None = None
+        self.answers: list[AnswerMessage] = []
+
+    # -- parts -----------------------------------------------------------------------------
+
+    @property
+    def session(self) -> ChatSession:
+        if self._session is None:
+            factory = self._session_source
+            assert callable(factory)
+            self._session = factory()
+        return self._session
+
+    @property
+    def ollama(self) -> OllamaClient:
+        if self._ollama is None:
+            self._ollama = OllamaClient(self.session.ollama_url)
+        return self._ollama
+
+    @property
+    def input(self) -> PromptInput:
+        return self.query_one("#chat-input", PromptInput)
+
+    @property
+    def log(self) -> VerticalScroll:  # type: ignore[override]  # Widget.log is Textual's logger
+        return self.query_one("#chat-log", VerticalScroll)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="chat-model")
+        yield VerticalScroll(id="chat-log", can_focus=False)
+        yield PromptInput(id="chat-input", placeholder=self._placeholder())
+
+    def on_mount(self) -> None:
+        self._show_model()
+
+    def focus_input(self) -> None:
+        self.input.focus()
+
+    def _placeholder(self) -> str:
+        if self.answering:
+            return "Answer streaming… Esc stops it"
+        return "Ask something · Enter send · ↑ history · ctrl+o model"
+
+    def _show_model(self) -> None:
+        label = model_label(self.session.model)
+        self.query_one("#chat-model", Static).update(
+            Content.assemble(("model ", "dim"), (make_visible(label, keep_newlines=False), "bold"))
+        )
+
+    def watch_answering(self, answering: bool) -> None:
+        self.set_class(answering, "-answering")
+        if self.is_mounted:
+            self.input.placeholder = self._placeholder()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#chat-input")
+    async def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        prompt = event.value.strip()
+        if not prompt:
+            return
+        if self.answering:
+            self.app.bell()
+            self.notify("An answer is still streaming; press Esc to stop it first.", severity="warning")
+            return
+        await self.send(prompt)
+
+    async def send(self, prompt: str) -> AnswerMessage:
+        """Show `prompt`, start its answer streaming, and return the answer's widget."""
+        self.input.remember(prompt)
+        self.input.clear()
+        answer = AnswerMessage(self.session.model)
+        await self.log.mount_all([PromptMessage(prompt), answer])
+        self.log.anchor()  # follow the bottom while the answer grows (until the user scrolls up)
+        self.answers.append(answer)
+        self.answering = True
+        self._stream_answer(prompt, answer)
+        return answer
+
+    @work(exclusive=True, group="chat", exit_on_error=False)
+    async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> TurnResult:
+        turn = self._turn = self.session.start_turn(prompt)
+        stream = answer.open_stream()
+        try:
+            async for delta in turn:
+                # A model's text is data: escapes and controls become visible before Markdown sees them.
+                await stream.write(make_visible(delta))
+        finally:
+            await answer.close_stream(stream, turn.answer_so_far)
+        result = await turn.result()
+        answer.show_result(result, tracing_on=self.session.tracer is not None)
+        self._turn = None
+        self.answering = False
+        self.post_message(self.TurnFinished(result))
+        return result
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "chat":
+            return
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            if self._turn is not None:
+                self._turn.cancel()
+            self._turn = None
+            self.answering = False
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            sentence = f"The chat failed unexpectedly ({type(error).__name__}): {one_line(str(error))}"
+            self.log.mount(ChatBanner(sentence, error=True))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.answering  # otherwise Esc goes on to the app's own bindings
+        return True
+
+    def action_stop(self) -> None:
+        """Stop the streaming answer; the text that arrived stays, and the turn is still traced."""
+        if self._turn is not None:
+            self._turn.cancel()
+
+    def action_show_trace(self) -> None:
+        """Open the trace of the focused answer, else of the latest answer that has one."""
+        focused = self.screen.focused
+        if isinstance(focused, AnswerMessage) and focused in self.answers:
+            focused.action_show_trace()
+            return
+        for answer in reversed(self.answers):
+            if answer.trace_id is not None:
+                self.post_message(self.ShowTrace(answer.trace_id))
+                return
+        if self.answers and self.answers[-1].result is not None:
+            self.answers[-1].action_show_trace()  # says why there is no trace
+        else:
+            self.notify("No traced answer yet.")
+
+    def action_pick_model(self) -> None:
+        self.app.push_screen(ModelPicker(self.ollama, self.session.model), self._model_chosen)
+
+    def _model_chosen(self, model: str | None) -> None:
+        if model is None or model == self.session.model:
+            return
+        self.set_model(model)
+
+    def set_model(self, model: str) -> None:
+        """Use `model` (a litellm model string) from the next turn on."""
+        self.session.model = model
+        self._show_model()
+        self.post_message(self.ModelChanged(model))
+
+    def action_clear(self) -> None:
+        """Forget the conversation (the model no longer sees it) and empty the pane."""
+        if self.answering:
+            self.action_stop()
+        self.session.clear()
+        self.answers.clear()
+        self.log.remove_children()
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """Entries for the command palette; the app yields them from `get_system_commands`."""
+        yield SystemCommand("Chat: pick model", "Choose the model from Ollama's list", self.action_pick_model)
+        yield SystemCommand(
+            "Chat: open last trace", "Open the latest answer's trace in the list", self.action_show_trace
+        )
+        yield SystemCommand("Chat: clear conversation", "Start over with an empty history", self.action_clear)
