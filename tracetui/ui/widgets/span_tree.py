@@ -42,6 +42,7 @@ SPAN_TYPE_ICONS: dict[str, str] = {
 UNKNOWN_ICON = "○"
 DERIVED_ICONS: dict[str, str] = {HOP_OLLAMA: "⇄", "model": "●"}
 ERROR_MARK = "✗"
+DERIVED_MARK = " (derived)"
 
 TreeItem = Span | DerivedHop
 
@@ -115,6 +116,7 @@ class SpanTree(Tree[SpanNodeData]):
         super().__init__("trace", name=name, id=id, classes=classes)
         self.show_root = False
         self.auto_expand = True
+        self.guide_depth = 3  # deep traces stay readable a little longer
         self.trace: Trace | None = None
         self._groups: dict[str | None, list[Span]] = {}
         self._trace_start_ns = 0
@@ -263,14 +265,18 @@ class SpanTree(Tree[SpanNodeData]):
             else SPAN_TYPE_ICONS.get(item.span_type, UNKNOWN_ICON)
         )
 
-        bar_width = 16 if width >= 64 else 8 if width >= 36 else 0
+        # Columns sized by the whole tree's width, so they line up at every depth.
+        tree_width = self.scrollable_content_region.width
+        bar_width = 16 if tree_width >= 90 else 8 if tree_width >= 34 else 0
         duration = format_duration(item.duration_ns)
-        right = 1 + 7 + (1 + bar_width if bar_width else 0) if width >= 28 else 0
+        right = 1 + 7 + (1 + bar_width if bar_width else 0) if tree_width >= 26 else 0
         name_width = max(1, width - 2 - 3 - right)
 
         name = safe_line(item.title if derived else item.name)  # type: ignore[union-attr]
-        if derived:
-            name.append(" (derived)", style="dim italic")
+        if derived:  # the marker stays visible: the title is cut first
+            if name_width > len(DERIVED_MARK) + 4:
+                name.truncate(name_width - len(DERIVED_MARK), overflow="ellipsis")
+            name.append(DERIVED_MARK, style="dim italic")
         if failed:
             name.stylize(error_style)
         name.truncate(name_width, overflow="ellipsis", pad=True)
