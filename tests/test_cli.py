@@ -55,14 +55,20 @@ def logged(mlflow_server: LocalMlflowServer) -> Iterator[Logged]:
     yield Logged(mlflow_server.url, experiment, nested, error, hostile, quick)
 
 
+# mlflow.set_experiment (used to log the traces) sets MLFLOW_EXPERIMENT_ID in this process.
+_SELECTING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT_")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
+    """This process's environment without anything choosing a server or an experiment."""
+    return {k: v for k, v in os.environ.items() if k not in _SELECTING_VARIABLES}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    # CliRunner only overrides the variables it is given: unset the selecting ones explicitly.
+    overrides: dict[str, str | None] = dict.fromkeys(_SELECTING_VARIABLES)
+    overrides.update(env or {})
+    return CliRunner().invoke(main, list(args), env=overrides, catch_exceptions=False)
 
 
 def run_on(logged: Logged, *args: str) -> Result:
@@ -121,13 +127,13 @@ def test_group_options_reach_the_subcommand(logged: Logged) -> None:
 def test_without_an_experiment_the_one_with_the_newest_trace_is_used(logged: Logged) -> None:
     fresh = f"cli-newest-{uuid.uuid4().hex[:8]}"
     [trace_id] = log_many_traces(fresh, 1, tracking_uri=logged.url)
-    result = run_cli("traces", "list", "--json", "--tracking-uri", logged.url, env=_env())
+    result = run_cli("traces", "list", "--json", "--tracking-uri", logged.url)
     assert result.exit_code == 0, result.stderr
     assert [t["trace_id"] for t in json.loads(result.stdout)["traces"]] == [trace_id]
 
 
 def test_experiment_comes_from_mlflow_environment_variables(logged: Logged) -> None:
-    env = {**_env(), "MLFLOW_TRACKING_URI": logged.url, "MLFLOW_EXPERIMENT_NAME": logged.experiment}
+    env = {"MLFLOW_TRACKING_URI": logged.url, "MLFLOW_EXPERIMENT_NAME": logged.experiment}
     result = run_cli("traces", "list", "--json", env=env)
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)["traces"]) == 6
@@ -222,7 +228,7 @@ def test_hostile_name_is_shown_visibly_in_the_tree(logged: Logged) -> None:
 
 def test_an_invalid_filter_is_one_sentence(logged: Logged) -> None:
     message = assert_one_sentence(run_on(logged, "traces", "list", "--filter", "status === 'OK' AND"))
-    assert "filter" in message.lower()
+    assert "===" in message  # the server's reason, passed on
 
 
 def test_an_unknown_trace_is_one_sentence(logged: Logged) -> None:
@@ -238,7 +244,7 @@ def test_an_unknown_experiment_is_one_sentence(logged: Logged) -> None:
 @pytest.mark.parametrize("command", [("traces", "list"), ("traces", "show", "tr-1"), ("traces", "tail")])
 def test_a_server_that_is_down_is_one_sentence(command: tuple[str, ...]) -> None:
     closed = f"http://127.0.0.1:{free_loopback_port()}"
-    message = assert_one_sentence(run_cli(*command, "--tracking-uri", closed, env=_env()))
+    message = assert_one_sentence(run_cli(*command, "--tracking-uri", closed))
     assert f"127.0.0.1:{closed.rsplit(':', 1)[1]}" in message
 
 
@@ -247,7 +253,7 @@ def test_a_server_that_is_down_is_one_sentence(command: tuple[str, ...]) -> None
     [("traces", "list", "--max", "0"), ("traces", "show", "--json", "--tree", "tr-1"), ("traces", "nope")],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
-    result = run_cli(*args, env=_env())
+    result = run_cli(*args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
 
@@ -312,4 +318,4 @@ def test_help_and_startup_import_nothing_heavy() -> None:
 
 
 def test_a_malformed_tracking_uri_is_a_sentence_not_a_traceback() -> None:
-    assert_one_sentence(run_cli("traces", "show", "tr-x", "--tracking-uri", "http://[::1", env=_env()))
+    assert_one_sentence(run_cli("traces", "show", "tr-x", "--tracking-uri", "http://[::1"))
