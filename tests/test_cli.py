@@ -319,3 +319,12 @@ def test_help_and_startup_import_nothing_heavy() -> None:
 
 def test_a_malformed_tracking_uri_is_a_sentence_not_a_traceback() -> None:
     assert_one_sentence(run_cli("traces", "show", "tr-x", "--tracking-uri", "http://[::1"))
+
+
+def test_experiments_lists_the_experiment_to_pass_to_dash_e(logged: Logged) -> None:
+    result = run_cli("experiments", "--json", "--tracking-uri", logged.url)
+    assert result.exit_code == 0, result.stderr
+    names = {e["name"]: e["experiment_id"] for e in json.loads(result.stdout)["experiments"]}
+    assert logged.experiment in names and names["Default"] == "0"
+    table = run_cli("experiments", "--tracking-uri", logged.url).stdout
+    assert f"{names[logged.experiment]} " in table and logged.experiment in table

@@ -25,6 +25,11 @@ from tracetui.commands import remember_group_options, tracking_options
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "traces": ("tracetui.commands.traces", "traces_group", "List, inspect and follow MLflow traces."),
+    "experiments": (
+        "tracetui.commands.experiments",
+        "experiments_command",
+        "List the experiments on the tracking server.",
+    ),
     "ask": (
         "tracetui.commands.ask",
         "ask_command",

@@ -35,11 +35,14 @@ MAX_INDENT_DEPTH = 32  # deeper spans show their depth instead of ever more spac
 # --- formatting ---------------------------------------------------------------------
 
 
-def format_duration_ms(duration_ms: int | None) -> str:
+def format_duration_ms(duration_ms: float | None) -> str:
+    """12ms, 0.35ms, 1.24s, 2m05s, 1h02m; "…" while a trace or span is still running."""
     if duration_ms is None:
         return "…"
+    if duration_ms < 1:
+        return f"{duration_ms:.2f}ms"
     if duration_ms < 1000:
-        return f"{duration_ms}ms"
+        return f"{duration_ms:.0f}ms"
     seconds = duration_ms / 1000
     if seconds < 60:
         return f"{seconds:.2f}s"
@@ -48,6 +51,13 @@ def format_duration_ms(duration_ms: int | None) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def format_info_duration(info: TraceInfo) -> str:
+    # MLflow keeps a trace's duration in whole milliseconds: 0 means "under one".
+    if info.execution_duration_ms == 0:
+        return "<1ms"
+    return format_duration_ms(info.execution_duration_ms)
 
 
 def format_tokens(usage: TokenUsage | None) -> str:
@@ -87,7 +97,7 @@ def trace_rows(trace_infos: list[TraceInfo]) -> list[tuple[str, ...]]:
             one_line(info.trace_id, 64),
             one_line(info.name or "-", NAME_WIDTH),
             one_line(info.state, 16),
-            format_duration_ms(info.execution_duration_ms),
+            format_info_duration(info),
             format_tokens(info.token_usage),
             info.request_preview,
         )
@@ -155,7 +165,7 @@ def format_span_line(depth: int, span: Span) -> str:
     duration = span.duration_ns
     parts = [
         f"{indent}{one_line(span.name or '-', 80)} ({one_line(span.span_type, 24)})",
-        format_duration_ms(None if duration is None else duration // 1_000_000),
+        format_duration_ms(None if duration is None else duration / 1_000_000),
     ]
     if span.token_usage is not None:
         parts.append(f"{format_tokens(span.token_usage)} tok")
@@ -167,18 +177,17 @@ def format_span_line(depth: int, span: Span) -> str:
 
 def format_trace_tree(trace: Trace) -> list[str]:
     info = trace.info
-    header = "  ".join(
-        [
-            one_line(info.trace_id, 64),
-            one_line(info.name or "-", 80),
-            one_line(info.state, 16),
-            format_duration_ms(info.execution_duration_ms),
-            format_time_ms(info.request_time_ms),
-            f"{format_tokens(info.token_usage)} tok",
-            f"{len(trace.spans)} spans",
-        ]
-    )
-    return [header, *(format_span_line(depth, span) for depth, span in _walk(trace))]
+    parts = [
+        one_line(info.trace_id, 64),
+        one_line(info.name or "-", 80),
+        one_line(info.state, 16),
+        format_info_duration(info),
+        format_time_ms(info.request_time_ms),
+    ]
+    if info.token_usage is not None:
+        parts.append(f"{format_tokens(info.token_usage)} tok")
+    parts.append(f"{len(trace.spans)} spans")
+    return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in _walk(trace))]
 
 
 # --- commands -----------------------------------------------------------------------
