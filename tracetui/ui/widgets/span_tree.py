@@ -267,9 +267,9 @@ class SpanTree(Tree[SpanNodeData]):
 
         # Columns sized by the whole tree's width, so they line up at every depth.
         tree_width = self.scrollable_content_region.width
-        bar_width = 16 if tree_width >= 90 else 8 if tree_width >= 34 else 0
+        bar_width = 16 if tree_width >= 90 else 10 if tree_width >= 60 else 6 if tree_width >= 34 else 0
         duration = format_duration(item.duration_ns)
-        right = 1 + 7 + (1 + bar_width if bar_width else 0) if tree_width >= 26 else 0
+        right = 1 + 5 + (1 + bar_width if bar_width else 0) if tree_width >= 26 else 0
         name_width = max(1, width - 2 - 3 - right)
 
         name = safe_line(item.title if derived else item.name)  # type: ignore[union-attr]
@@ -287,7 +287,7 @@ class SpanTree(Tree[SpanNodeData]):
         label.append(" ")
         label.append_text(name)
         if right:
-            label.append(f" {duration:>7}", style=error_style)
+            label.append(f" {duration:>5}", style=error_style)
         if bar_width:
             start = (item.start_time_ns - self._trace_start_ns) / self._trace_span_ns
             end_ns = (
