@@ -177,6 +177,14 @@ def hex_to_b64(hex_id: str) -> str:
 
 def _any_value(value: Any) -> Any:
     """One OTLP JSON `AnyValue` -> a Python value (an absent value is None)."""
+    if type(value) is dict and len(value) == 1:
+        # Fast path, most values: one key, a string or an integer.
+        raw = value.get("string_value")
+        if type(raw) is str:
+            return raw
+        raw = value.get("int_value")
+        if type(raw) is int:
+            return raw
     if value is None:
         return None
     if not isinstance(value, dict):
