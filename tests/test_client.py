@@ -218,3 +218,25 @@ async def test_broken_proxy_answers(broken_server: str, error: type, words: str)
             await client.search_traces(["1"])
     sentence = str(caught.value)
     assert words in sentence and "\n" not in sentence and broken_server in sentence
+
+
+async def test_large_and_hostile_traces_arrive_intact(trace_server: str, experiment_name: str) -> None:
+    large_id = trace_factory.log_large_trace(experiment_name, span_count=2000)
+    hostile_id = trace_factory.log_hostile_trace(experiment_name)
+    async with _client(trace_server) as client:
+        large = await client.get_trace(large_id)
+        hostile = await client.get_trace(hostile_id)
+    assert len(large.spans) == 2001
+    (root,) = large.roots()
+    assert len(large.children_by_parent()[root.span_id]) == 2000
+
+    hostile_root = next(span for span in hostile.spans if span.parent_id is None)
+    assert hostile_root.name == trace_factory.HOSTILE_NAME  # kept as data, byte for byte
+    for key, value in trace_factory.HOSTILE_STRINGS.items():
+        assert hostile_root.inputs[key] == value
+    depth, node = 0, hostile_root.inputs["nested"]
+    while isinstance(node, dict) and "leaf" not in node:
+        node, depth = next(iter(node.values())), depth + 1
+    assert depth == trace_factory.NESTED_DEPTH - 1
+    child = next(span for span in hostile.spans if span.parent_id is not None)
+    assert len(child.inputs["big"]) == trace_factory.LARGE_VALUE_BYTES
