@@ -7,6 +7,7 @@ to a closed port for "the tracking server is down".
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable
 
@@ -63,7 +64,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
     """Let the app run until `condition` holds (a generous bound against a hang, not a speed test)."""
     for _ in range(int(limit_s / 0.05)):
         if condition():
@@ -228,13 +229,14 @@ async def test_markup_and_escapes_in_an_answer_show_literally(
 async def test_show_trace_posts_the_turns_trace_id(
     fake_ollama: FakeOllama, tracking_settings: TrackingSettings
 ) -> None:
-    tracer = TurnTracer(tracking_settings, "chat-pane-tests")
+    # A generous timeout: several test runs share this machine's two cores.
+    tracer = TurnTracer(dataclasses.replace(tracking_settings, timeout_s=60.0), "chat-pane-tests")
     session = ChatSession(model=MODEL, ollama_url=fake_ollama.url, tracer=tracer)
     app = ChatHost(session)
     async with app.run_test(size=(100, 40)) as pilot:
         answer = await ask_and_finish(pilot, "trace me")
         result = app.finished[-1].result
-        assert result.traced and result.trace_id
+        assert result.traced and result.trace_id, result.not_traced_reason
         assert result.trace_id in str(answer.footer.render())
         await pilot.press("ctrl+t")  # from the input: the latest answer's trace
         await pilot.pause()
