@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fake_ollama import HOSTILE_ANSWER, FakeAnswer, FakeOllama
 from textual.app import App, ComposeResult
+from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList
 
@@ -22,7 +24,7 @@ from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
 from tracetui.ui.messages import ShowTrace
 from tracetui.ui.screens.model_picker import ModelPicker
-from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage
+from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, footer_text
 from tracetui.ui.widgets.chat_pane import ChatPane, PromptInput
 
 pytest_plugins = ["fake_ollama"]
@@ -281,3 +283,47 @@ async def test_model_picker_lists_ollama_models_and_sets_the_session_model(
         answer = await ask_and_finish(pilot, "hi")
         assert fake_ollama.chat_requests()[-1]["model"] == "qwen2.5:0.5b"
         assert answer.model == "ollama_chat/qwen2.5:0.5b"
+
+
+# -- snapshots -----------------------------------------------------------------------------
+
+SNAPSHOT_ANSWER = (
+    "## Qwen 2.5\n\n"
+    "A family of open models from **Alibaba**, from `0.5b` to `72b`:\n\n"
+    "- small ones run on a laptop\n"
+    "- `[bold]` stays literal\n\n"
+    "```python\nfrom litellm import completion\n```\n"
+)
+
+
+def _pin_numbers(answer: AnswerMessage) -> None:
+    """The footer's trace id and speed come from a random id and the clock; pin them for a stable image."""
+    result = answer.result
+    assert result is not None and result.generation is not None
+    pinned = dataclasses.replace(
+        result,
+        trace_id="tr-0123456789abcdef0123456789abcdef",
+        traced=True,
+        duration_ms=1240.0,
+        generation=dataclasses.replace(result.generation, eval_ms=1228.0),
+    )
+    answer.footer.update(Content(footer_text(pinned)))
+
+
+def _snapshot_app(fake_ollama: FakeOllama) -> ChatHost:
+    fake_ollama.script(SNAPSHOT_ANSWER)
+    return ChatHost(ChatSession(model=MODEL, ollama_url=fake_ollama.url))
+
+
+async def _converse(pilot: Pilot) -> None:
+    prompt_input = pilot.app.query_one(PromptInput)
+    prompt_input.cursor_blink = False
+    answer = await ask_and_finish(pilot, "Explain Qwen 2.5 in [bold]three[/bold] lines")
+    _pin_numbers(answer)
+    await pilot.press(*"next question")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_snapshot_conversation(snap_compare: Any, fake_ollama: FakeOllama, size: tuple[int, int]) -> None:
+    assert snap_compare(_snapshot_app(fake_ollama), terminal_size=size, run_before=_converse)

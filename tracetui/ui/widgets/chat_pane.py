@@ -113,7 +113,6 @@ class ChatPane(Vertical):
     ChatPane { height: 1fr; }
     ChatPane > #chat-model { height: 1; padding: 0 1; color: $text-muted; }
     ChatPane > #chat-log { height: 1fr; padding: 0 1 0 0; }
-    ChatPane > #chat-input { dock: bottom; }
     ChatPane.-answering > #chat-input { border: tall $warning 60%; }
     """
 
