@@ -68,6 +68,8 @@ class TraceTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tracetui"
     ENABLE_COMMAND_PALETTE = True
+    # The status line stays visible when a pane is zoomed.
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),

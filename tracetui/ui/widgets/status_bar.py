@@ -49,11 +49,8 @@ class StatusBar(Static):
     def render(self) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         line.append(self._connection_text())
-        line.append("  │ ", style="dim")
-        line.append(one_line(self.server or "no server yet", 60))
         if self.experiment:
             line.append("  │ ", style="dim")
-            line.append("experiment ", style="dim")
             line.append(one_line(self.experiment, 40), style="bold")
         if self.trace_count is not None:
             line.append("  │ ", style="dim")
@@ -70,6 +67,9 @@ class StatusBar(Static):
             modes.append(f"filter: {one_line(self.filter_string, 40)}")
         line.append("  │ ", style="dim")
         line.append(" · ".join(modes), style="italic")
+        # The server goes last: it is long, and at 80 columns the rest matters more.
+        line.append("  │ ", style="dim")
+        line.append(one_line(self.server or "no server yet", 80))
         second = Text(
             one_line(self.sentence, 300), style="bold red" if self.sentence_is_error else "", end=""
         )

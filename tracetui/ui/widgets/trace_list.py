@@ -28,8 +28,8 @@ NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", " ", 1),
     ("time", "time", 8),
-    ("name", "name", 22),
-    ("state", "state", 10),
+    ("name", "name", 20),
+    ("state", "state", 9),
     ("duration", "duration", 8),
     ("tokens", "tokens in→out", 13),
     ("preview", "request", 60),
