@@ -1,0 +1,128 @@
+"""Screenshots of the real app against a real MLflow server, as SVG and PNG, into screenshots/.
+
+    python scripts/screenshots.py [--out screenshots]
+
+Starts a throwaway `mlflow server` (sqlite in a temp folder), logs a few real
+traces with the mlflow client (tests/trace_factory.py), runs the app headless
+at 160x48 and 80x24 and saves what it shows. PNGs need cairosvg (pip install
+cairosvg) or rsvg-convert; without either only the SVGs are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # trace_factory logs real traces with the mlflow client
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+
+EXPERIMENT = "tracetui-demo"
+
+
+def to_png(svg: Path) -> Path | None:
+    png = svg.with_suffix(".png")
+    try:
+        import cairosvg
+
+        cairosvg.svg2png(url=str(svg), write_to=str(png))
+        return png
+    except ImportError:
+        pass
+    if shutil.which("rsvg-convert"):
+        subprocess.run(["rsvg-convert", str(svg), "-o", str(png)], check=True)
+        return png
+    return None
+
+
+def log_demo_traces(url: str) -> None:
+    from trace_factory import (
+        log_error_trace,
+        log_hostile_trace,
+        log_many_traces,
+        log_nested_trace,
+        use_server,
+    )
+
+    use_server(url)
+    log_many_traces(EXPERIMENT, 3, name="retrieve_documents")
+    log_error_trace(EXPERIMENT)
+    log_hostile_trace(EXPERIMENT)
+    log_nested_trace(EXPERIMENT, prompt="What does the Ollama hop in a trace show?")
+    log_nested_trace(EXPERIMENT, prompt="Explain Qwen 2.5 in one paragraph.")
+
+
+async def shoot(url: str, out: Path, name: str, size: tuple[int, int], keys: tuple[str, ...] = ()) -> Path:
+    from tracetui.config import TrackingSettings
+    from tracetui.tracking.connection import Backend
+    from tracetui.ui.app import make_app
+
+    settings = TrackingSettings(tracking_uri=url, timeout_s=60)
+    app = make_app(settings, EXPERIMENT, None, None, None, Backend(url))
+    async with app.run_test(size=size) as pilot:
+        deadline = time.monotonic() + 120
+        while app.shown_trace_id is None or app.query_one("#span-detail").item is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}: the app did not show a trace in time")
+            await pilot.pause(0.1)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.3)
+        await pilot.pause(0.5)
+        svg = out / f"{name}.svg"
+        app.save_screenshot(filename=svg.name, path=str(out))
+    return svg
+
+
+async def main_async(out: Path, url: str) -> None:
+    shots: list[tuple[str, tuple[int, int], tuple[str, ...]]] = [
+        ("viewer-160x48", (160, 48), ()),
+        ("viewer-80x24", (80, 24), ()),
+        ("viewer-80x24-zoomed-spans", (80, 24), ("enter", "z")),
+        ("viewer-160x48-hostile-trace", (160, 48), ("j", "j", "enter")),
+        ("viewer-160x48-error-trace", (160, 48), ("j", "j", "j", "enter", "j")),
+        ("viewer-help", (80, 24), ("question_mark",)),
+        ("viewer-experiments", (160, 48), ("e",)),
+    ]
+    for name, size, keys in shots:
+        svg = await shoot(url, out, name, size, keys)
+        png = to_png(svg)
+        print(svg, png or "(no PNG: install cairosvg or rsvg-convert)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--tracking-uri", help="use this running server instead of starting one")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.tracking_uri:
+        log_demo_traces(args.tracking_uri)
+        asyncio.run(main_async(args.out, args.tracking_uri))
+        return
+
+    from tracetui.tracking.local_server import LocalMlflowServer
+
+    with tempfile.TemporaryDirectory(prefix="tracetui-shots-") as folder:
+        server = LocalMlflowServer(
+            f"sqlite:///{folder}/mlflow.db", artifacts_destination=f"{folder}/artifacts"
+        )
+        server.start()
+        try:
+            log_demo_traces(server.url)
+            asyncio.run(main_async(args.out, server.url))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
