@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +55,8 @@ LIST_TRACES = 100
 LARGE_SPANS = 10_000
 POLL_TRACES = 5_000
 SPANS_PER_BATCH = 1_000
+# An experiment that has been in use for a while: a trace every 2 s over the last ~3 hours.
+POLL_SPACING_MS = 2_000
 
 
 # --- logging the data ------------------------------------------------------------------
@@ -111,9 +112,10 @@ def log_chat_like_traces(experiment_id: str, count: int) -> None:
         list(pool.map(one, range(count)))
 
 
-def log_one_span_traces(experiment_id: str, count: int) -> None:
-    """`count` one-span traces sent in OTLP batches (the fluent API would take minutes)."""
-    now = time.time_ns()
+def log_one_span_traces(experiment_id: str, count: int, spacing_ms: int) -> None:
+    """`count` one-span traces, `spacing_ms` apart and ending now, sent in OTLP batches
+    (through the fluent API one by one, 5,000 traces would take minutes)."""
+    first = time.time_ns() - count * spacing_ms * 1_000_000
     spans = [
         MlflowSpan.from_dict(
             _span_dict(
@@ -121,8 +123,8 @@ def log_one_span_traces(experiment_id: str, count: int) -> None:
                 secrets.token_bytes(8),
                 None,
                 "quick",
-                now + i * 1_000_000,
-                now + i * 1_000_000 + 500_000,
+                first + i * spacing_ms * 1_000_000,
+                first + i * spacing_ms * 1_000_000 + 500_000,
                 "CHAIN",
                 {"index": i},
                 {"ok": True},
@@ -186,37 +188,63 @@ class Run:
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> Run:
-    """Run a command; its wall time and peak memory (from wait4, so nothing else is counted)."""
+    """Run a command; its wall time and peak memory.
+
+    posix_spawn (vfork underneath) rather than fork: a forked child starts by sharing
+    this process's ~200 MB (mlflow is imported here), which wait4's max RSS would count.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+        pid = os.posix_spawn(command[0], command, env, file_actions=actions)
+        _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if process.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode(errors='replace')[-3000:]}")
         return Run(wall, usage.ru_maxrss, out.read())
 
 
-def median_runs(label: str, command: list[str], env: dict[str, str], runs: int) -> tuple[float, int, bytes]:
-    run_measured(command, env)  # warm-up: page cache, .pyc files, server caches
-    results = [run_measured(command, env) for _ in range(runs)]
-    walls = [r.wall_s for r in results]
-    print(f"  {label}: " + ", ".join(f"{w:.2f}" for w in walls) + " s", flush=True)
-    return statistics.median(walls), max(r.max_rss_kb for r in results), results[-1].stdout
+@dataclass
+class Measured:
+    median_s: float
+    max_rss_kb: int
+    stdout: bytes
 
 
-def median_time(label: str, work: Callable[[], object], runs: int) -> float:
-    work()  # warm-up
-    times = []
+def compare_commands(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, Measured]:
+    """Median wall time of each command, run round-robin so a change in machine load hits all alike."""
+    for command in commands.values():
+        run_measured(command, env)  # warm-up: page cache, .pyc files, server caches
+    results: dict[str, list[Run]] = {label: [] for label in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    print(f"  {label}: " + ", ".join(f"{t:.3f}" for t in times) + " s", flush=True)
-    return statistics.median(times)
+        for label, command in commands.items():
+            results[label].append(run_measured(command, env))
+    measured = {}
+    for label, label_runs in results.items():
+        print(f"  {label}: " + ", ".join(f"{r.wall_s:.2f}" for r in label_runs) + " s", flush=True)
+        measured[label] = Measured(
+            statistics.median(r.wall_s for r in label_runs),
+            max(r.max_rss_kb for r in label_runs),
+            label_runs[-1].stdout,
+        )
+    return measured
+
+
+def compare_calls(calls: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median time of each in-process call, round-robin like `compare_commands`."""
+    for call in calls.values():
+        call()  # warm-up
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(runs):
+        for label, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[label].append(time.perf_counter() - start)
+    for label, label_times in times.items():
+        print(f"  {label}: " + ", ".join(f"{t:.3f}" for t in label_times) + " s", flush=True)
+    return {label: statistics.median(label_times) for label, label_times in times.items()}
 
 
 @dataclass
@@ -254,6 +282,11 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement (median)")
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="log the 5,000 polled traces 1 ms apart (a burst) instead of 2 s apart over hours",
+    )
     args = parser.parse_args()
     tracetui_cli = shutil.which("tracetui") or sys.exit("the tracetui script is not installed")
     mlflow_cli = shutil.which("mlflow") or sys.exit("the mlflow script is not installed")
@@ -267,13 +300,13 @@ def main() -> int:
     print(f"Starting mlflow server over {root / 'mlflow.db'} …", flush=True)
     server.start()
     try:
-        return run_bench(server.url, tracetui_cli, mlflow_cli, args.runs)
+        return run_bench(server.url, tracetui_cli, mlflow_cli, args.runs, args.burst)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
+def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int, burst: bool) -> int:
     mlflow.set_tracking_uri(url)
     env = {**os.environ, "MLFLOW_TRACKING_URI": url}
     rows: list[Row] = []
@@ -284,7 +317,7 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
     large_exp = mlflow.create_experiment("bench-large-trace")
     large_trace = log_large_trace(large_exp, LARGE_SPANS)
     poll_exp = mlflow.create_experiment("bench-poll-5000")
-    log_one_span_traces(poll_exp, POLL_TRACES)
+    log_one_span_traces(poll_exp, POLL_TRACES, spacing_ms=1 if burst else POLL_SPACING_MS)
     logged_s = time.perf_counter() - started
     print(
         f"Logged {LIST_TRACES} + {POLL_TRACES} traces and one {LARGE_SPANS + 1}-span trace "
@@ -294,24 +327,6 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
 
     # (a) listing 100 traces
     print("(a) list 100 traces, subprocess wall time:", flush=True)
-    ours_list, ours_list_rss, ours_out = median_runs(
-        "tracetui traces list --json --max 100",
-        [
-            tracetui_cli,
-            "traces",
-            "list",
-            "--json",
-            "--max",
-            "100",
-            "--tracking-uri",
-            url,
-            "--experiment",
-            list_exp,
-        ],
-        env,
-        runs,
-    )
-    assert len(json.loads(ours_out)["traces"]) == LIST_TRACES
     search = [
         mlflow_cli,
         "traces",
@@ -323,28 +338,46 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
         "--output",
         "json",
     ]
-    infos_list, infos_list_rss, theirs_out = median_runs(
-        "mlflow traces search --no-include-spans", [*search, "--no-include-spans"], env, runs
+    listed = compare_commands(
+        {
+            "tracetui traces list --json --max 100": [
+                tracetui_cli,
+                "traces",
+                "list",
+                "--json",
+                "--max",
+                "100",
+                "--tracking-uri",
+                url,
+                "--experiment",
+                list_exp,
+            ],
+            "mlflow traces search --no-include-spans": [*search, "--no-include-spans"],
+            "mlflow traces search (default: with spans)": search,
+        },
+        env,
+        runs,
     )
-    assert len(json.loads(theirs_out)["traces"]) == LIST_TRACES
-    full_list, full_list_rss, _ = median_runs("mlflow traces search (default: with spans)", search, env, runs)
-    ratio = infos_list / ours_list
+    ours_list, infos_list, full_list = listed.values()
+    assert len(json.loads(ours_list.stdout)["traces"]) == LIST_TRACES
+    assert len(json.loads(infos_list.stdout)["traces"]) == LIST_TRACES
+    ratio = infos_list.median_s / ours_list.median_s
     rows.append(
         Row(
-            "(a) list 100 traces --json (same data: infos only)",
-            f"{ours_list:.2f} s",
-            f"{infos_list:.2f} s",
+            "(a) list 100 traces --json vs mlflow traces search --no-include-spans (same data)",
+            f"{ours_list.median_s:.2f} s",
+            f"{infos_list.median_s:.2f} s",
             f"{ratio:.1f}x faster",
             ">= 5x",
             verdict(ratio >= 5),
         )
     )
-    ratio_full = full_list / ours_list
+    ratio_full = full_list.median_s / ours_list.median_s
     rows.append(
         Row(
-            "(a) ... vs mlflow's default (fetches every trace's spans)",
-            f"{ours_list:.2f} s",
-            f"{full_list:.2f} s",
+            "(a) ... vs mlflow traces search (default: also fetches each trace's spans)",
+            f"{ours_list.median_s:.2f} s",
+            f"{full_list.median_s:.2f} s",
             f"{ratio_full:.1f}x faster",
             "(info)",
             "",
@@ -353,22 +386,30 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
 
     # (b) one 10,001-span trace
     print(f"(b) the {LARGE_SPANS + 1}-span trace {large_trace}:", flush=True)
-    ours_show, ours_show_rss, ours_doc = median_runs(
-        "tracetui traces show --json",
-        [tracetui_cli, "traces", "show", "--json", large_trace, "--tracking-uri", url],
+    shown = compare_commands(
+        {
+            "tracetui traces show --json": [
+                tracetui_cli,
+                "traces",
+                "show",
+                "--json",
+                large_trace,
+                "--tracking-uri",
+                url,
+            ],
+            "mlflow traces get": [mlflow_cli, "traces", "get", "--trace-id", large_trace],
+        },
         env,
         max(3, runs // 2),
     )
-    theirs_show, theirs_show_rss, theirs_doc = median_runs(
-        "mlflow traces get", [mlflow_cli, "traces", "get", "--trace-id", large_trace], env, max(3, runs // 2)
-    )
-    same = json.loads(ours_doc) == json.loads(theirs_doc)
-    ratio = theirs_show / ours_show
+    ours_show, theirs_show = shown.values()
+    same = json.loads(ours_show.stdout) == json.loads(theirs_show.stdout)
+    ratio = theirs_show.median_s / ours_show.median_s
     rows.append(
         Row(
-            f"(b) show --json, {LARGE_SPANS + 1} spans (subprocess)",
-            f"{ours_show:.2f} s",
-            f"{theirs_show:.2f} s",
+            f"(b) show --json vs mlflow traces get, {LARGE_SPANS + 1} spans (subprocesses)",
+            f"{ours_show.median_s:.2f} s",
+            f"{theirs_show.median_s:.2f} s",
             f"{ratio:.1f}x faster",
             "(info)",
             "same JSON" if same else "JSON DIFFERS",
@@ -377,42 +418,46 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
 
     get_url = f"{url}/api/3.0/mlflow/traces/get"
     settings = TrackingSettings(tracking_uri=url, timeout_s=120)
-    sink = open(os.devnull, "w")  # noqa: SIM115 - closed at the end of the function
-
-    def raw_transfer() -> None:
-        response = httpx.get(get_url, params={"trace_id": large_trace}, timeout=120)
-        assert len(response.content) > 1_000_000
-
-    def ours_json() -> None:
-        async def fetch() -> dict[str, Any]:
-            async with TrackingClient(settings, url) as client:
-                return await client.get_trace_json(large_trace)
-
-        sink.write(json.dumps(to_mlflow_cli_document(asyncio.run(fetch())), ensure_ascii=True))
-
-    def ours_tree() -> None:
-        from tracetui.commands.traces import format_trace_tree
-
-        async def fetch() -> Any:
-            async with TrackingClient(settings, url) as client:
-                return await client.get_trace(large_trace)
-
-        sink.write("\n".join(format_trace_tree(asyncio.run(fetch()))))
-
     mlflow_client = mlflow.MlflowClient(url)
+    from tracetui.commands.traces import format_trace_tree
 
-    def theirs_get() -> None:
-        assert len(mlflow_client.get_trace(large_trace).data.spans) == LARGE_SPANS + 1
+    with open(os.devnull, "w") as sink:
 
-    raw = median_time("raw httpx GET (transfer only)", raw_transfer, runs)
-    ours_j = median_time("ours: fetch + decode + export + print JSON", ours_json, runs)
-    ours_t = median_time("ours: fetch + decode + print tree", ours_tree, runs)
-    theirs = median_time("MlflowClient.get_trace", theirs_get, runs)
-    sink.close()
+        def raw_transfer() -> None:
+            response = httpx.get(get_url, params={"trace_id": large_trace}, timeout=120)
+            assert len(response.content) > 1_000_000
+
+        def ours_json() -> None:
+            async def fetch() -> dict[str, Any]:
+                async with TrackingClient(settings, url) as client:
+                    return await client.get_trace_json(large_trace)
+
+            sink.write(json.dumps(to_mlflow_cli_document(asyncio.run(fetch())), ensure_ascii=True))
+
+        def ours_tree() -> None:
+            async def fetch() -> Any:
+                async with TrackingClient(settings, url) as client:
+                    return await client.get_trace(large_trace)
+
+            sink.write("\n".join(format_trace_tree(asyncio.run(fetch()))))
+
+        def theirs_get() -> None:
+            assert len(mlflow_client.get_trace(large_trace).data.spans) == LARGE_SPANS + 1
+
+        timed = compare_calls(
+            {
+                "raw httpx GET (transfer only)": raw_transfer,
+                "ours: fetch + decode + export + print JSON": ours_json,
+                "ours: fetch + decode + print tree": ours_tree,
+                "MlflowClient.get_trace": theirs_get,
+            },
+            runs,
+        )
+    raw, ours_j, ours_t, theirs = timed.values()
     for label, ours in (("JSON (show --json)", ours_j), ("tree (show)", ours_t)):
         rows.append(
             Row(
-                f"(b) fetch+decode+print {label} vs raw transfer",
+                f"(b) fetch+decode+print {label} vs raw HTTP transfer",
                 f"{ours:.2f} s",
                 f"{raw:.2f} s",
                 f"{ours / raw:.2f}x of raw",
@@ -432,11 +477,13 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
         )
 
     # (c) one idle poll on a 5,000-trace experiment
-    print(f"(c) idle polls on {POLL_TRACES} traces:", flush=True)
+    print(
+        f"(c) idle polls on {POLL_TRACES} traces ({'a burst' if burst else 'spread over hours'}):", flush=True
+    )
     requests, cpu_ms, known = asyncio.run(idle_polls(url, poll_exp, runs * 4))
     rows.append(
         Row(
-            f"(c) idle poll, {known} traces known: requests",
+            f"(c) idle poll, {known} traces known: requests (max)",
             str(requests),
             "",
             "",
@@ -450,8 +497,8 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int) -> int:
 
     # (d) peak memory of the subprocesses
     for label, ours_kb, theirs_kb in (
-        ("(d) peak RSS, list 100 (vs search --no-include-spans)", ours_list_rss, infos_list_rss),
-        ("(d) peak RSS, show 10k spans (vs traces get)", ours_show_rss, theirs_show_rss),
+        ("(d) peak RSS: list 100 vs search --no-include-spans", ours_list.max_rss_kb, infos_list.max_rss_kb),
+        ("(d) peak RSS: show --json 10k spans vs traces get", ours_show.max_rss_kb, theirs_show.max_rss_kb),
     ):
         rows.append(
             Row(
