@@ -7,7 +7,6 @@ so `tracetui --help` stays fast; the tracking client is imported when a command 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -88,6 +87,8 @@ def run_with_client(
     work: Callable[[TrackingClient, Backend], Awaitable[T]],
 ) -> T:
     """Run `work(client, backend)` on an event loop; the backend is closed afterwards, even on Ctrl-C."""
+    import asyncio  # here, not at the top: `tracetui --help` has no use for it
+
     from tracetui.tracking.client import TrackingClient
 
     backend = open_backend(target.settings)
