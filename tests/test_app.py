@@ -254,3 +254,23 @@ async def test_no_color_is_respected_and_states_still_read(
         await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the row")
         row = app.trace_list.get_row_at(0)
         assert any(getattr(cell, "plain", "") == "✗ ERROR" for cell in row)  # a symbol, not only red
+
+
+async def test_without_a_server_a_local_one_starts_after_the_first_frame(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the local server's store goes here (sqlite:///…/mlflow.db)
+    app = make_app(TrackingSettings(tracking_uri=None, timeout_s=60), None, None, None, None)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            # The app is up and answering while the server starts in a thread.
+            await wait_for(
+                pilot, lambda: "Starting a local MLflow server over" in app.status.sentence, "the hint"
+            )
+            assert "mlflow.db" in app.status.sentence
+            await wait_for(pilot, lambda: app.experiment is not None, "the default experiment", 120)
+            assert app.experiment.experiment_id == "0"
+            assert "local MLflow" in app.status.server
+    finally:
+        if app.backend is not None:
+            app.backend.close()

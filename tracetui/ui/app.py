@@ -179,6 +179,9 @@ class TraceTuiApp(App[int]):
                 self.call_from_thread(self.status.say, f"Starting a local MLflow server over {store_uri} …")
 
             backend = resolve_backend(self.settings, on_starting=starting)
+            if not self.is_running:  # the person quit while the server was starting: stop it
+                backend.close()
+                return
         self.post_message(BackendReady(backend, self.client))
 
     def on_backend_ready(self, message: BackendReady) -> None:
