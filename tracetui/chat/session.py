@@ -170,6 +170,7 @@ class ChatTurn:
         )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._streaming = True
+        self._started = False
         self._result: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"chat-turn-{index}")
 
@@ -185,7 +186,8 @@ class ChatTurn:
         """Stop the answer; what arrived is kept and the turn is still traced."""
         if self._streaming and not self._task.done():
             self.record.cancelled = True
-            self._task.cancel()
+            if self._started:  # a task cancelled before it ran would never finish the turn
+                self._task.cancel()
 
     def __aiter__(self) -> ChatTurn:
         return self
@@ -206,8 +208,10 @@ class ChatTurn:
         return await asyncio.shield(self._result)
 
     async def _run(self) -> None:
+        self._started = True
         try:
-            await self._stream()
+            if not self.record.cancelled:
+                await self._stream()
         except asyncio.CancelledError:
             self.record.cancelled = True
             uncancel = getattr(asyncio.current_task(), "uncancel", None)
