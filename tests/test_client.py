@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import trace_factory
 from conftest import AUTH_ADMIN_USER
+from fault_servers import FaultServer
 from trace_factory import log_error_trace, log_nested_trace
 
 from tracetui.config import TrackingSettings
@@ -150,54 +148,10 @@ async def test_untrusted_certificate_is_a_tls_error(mlflow_tls) -> None:
 # --- a broken proxy in front of nothing ------------------------------------------------
 
 
-class _Broken(BaseHTTPRequestHandler):
-    mode = "html"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
-        if self.mode == "hang":
-            time.sleep(3)
-            return
-        if self.mode == "html":
-            status, kind, body = 502, "text/html", b"<html><body>Bad Gateway</body></html>"
-        elif self.mode == "html200":
-            status, kind, body = 200, "text/html", b"<html><body>Login</body></html>"
-        elif self.mode == "truncated":
-            status, kind, body = 200, "application/json", b'{"traces": [{"trace_id": "tr-'
-        elif self.mode == "cut":
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", "1000")
-            self.end_headers()
-            self.wfile.write(b'{"traces": [')
-            return
-        else:  # "500"
-            status, kind, body = 500, "text/plain", b"Internal Server Error"
-        self.send_response(status)
-        self.send_header("content-type", kind)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-
 @pytest.fixture()
 def broken_server(request: pytest.FixtureRequest) -> Iterator[str]:
-    handler = type("Handler", (_Broken,), {"mode": request.param})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with FaultServer(request.param) as server:
+        yield server.url
 
 
 @pytest.mark.parametrize(
