@@ -96,7 +96,7 @@ def screen_text(app: App) -> str:
 
 
 def markdown_source(answer: AnswerMessage) -> str:
-    return answer.query_one(Markdown).source
+    return answer.markdown_source
 
 
 @pytest.fixture
@@ -121,6 +121,25 @@ async def test_streams_the_whole_answer_as_markdown(fake_ollama: FakeOllama, ses
         assert "not traced: Tracing is off" in str(answer.footer.render())
         assert not app.pane.answering
         assert app.query_one(PromptInput).value == ""
+
+
+async def test_a_long_answer_streams_into_segments_split_between_blocks(
+    fake_ollama: FakeOllama, session: ChatSession
+) -> None:
+    # Long enough for several segments; the fences hold blank lines, which must not split them.
+    section = "## Part {n}\n\nSome **text** for part {n}.\n\n```python\nx = {n}\n\ny = {n}\n```\n\n"
+    text = "".join(section.format(n=n) for n in range(50))
+    fake_ollama.script(FakeAnswer.of_text(text, fast=True))
+    app = ChatHost(session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        answer = await ask_and_finish(pilot, "long please")
+        segments = list(answer.body.query_children(Markdown))
+        assert len(segments) >= 2
+        assert answer.markdown_source == text
+        for segment in segments:  # each segment is whole blocks: fences open and close inside it
+            assert segment.source.count("```") % 2 == 0
+            assert segment.source.startswith(("## Part ", "Some ", "```python\nx"))
+        assert "x = 49" in screen_text(app)
 
 
 async def test_esc_stops_and_keeps_the_partial_answer(fake_ollama: FakeOllama, session: ChatSession) -> None:

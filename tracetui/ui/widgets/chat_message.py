@@ -8,19 +8,20 @@ and control characters show as ␛-style stand-ins instead of reaching the termi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from tracetui.chat.ollama import ollama_model_tag
 from tracetui.chat.session import TurnResult
 from tracetui.ui.messages import ShowTrace
 from tracetui.ui.safe_text import safe_content
-from tracetui.visible import make_visible
+from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
 
 
 def answer_parser() -> MarkdownIt:
@@ -116,7 +117,8 @@ class AnswerMessage(Vertical, can_focus=True):
     }
     AnswerMessage:focus { border-left: thick $accent; background: $boost; }
     AnswerMessage > .answer-model { color: $text-accent; text-style: bold; }
-    AnswerMessage > Markdown { margin: 0; padding: 0; background: transparent; }
+    AnswerMessage > .answer-body { height: auto; }
+    AnswerMessage Markdown { margin: 0; padding: 0; background: transparent; }
     AnswerMessage > .answer-footer { color: $text-muted; }
     AnswerMessage > ChatBanner { margin: 0; }
     """
@@ -125,11 +127,18 @@ class AnswerMessage(Vertical, can_focus=True):
         super().__init__()
         self.model = model
         self.result: TurnResult | None = None
-        # open_links=False: a link in a model's answer must not open a browser on a click.
-        self.markdown = Markdown(
-            "", parser_factory=answer_parser, open_links=False, classes="answer-body"
-        )
+        self.body = Vertical(self.new_markdown(), classes="answer-body")
         self.footer = Static(Content.styled("…", "dim"), classes="answer-footer")
+
+    @staticmethod
+    def new_markdown() -> Markdown:
+        # open_links=False: a link in a model's answer must not open a browser on a click.
+        return Markdown("", parser_factory=answer_parser, open_links=False)
+
+    @property
+    def markdown_source(self) -> str:
+        """The Markdown shown, all segments together (the answer with controls made visible)."""
+        return "".join(markdown.source for markdown in self.body.query_children(Markdown))
 
     @property
     def trace_id(self) -> str | None:
@@ -137,17 +146,17 @@ class AnswerMessage(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(Content(model_label(self.model)), classes="answer-model")
-        yield self.markdown
+        yield self.body
         yield self.footer
 
-    def open_stream(self) -> MarkdownStream:
-        """A stream that appends to the Markdown, coalescing fragments that arrive faster than frames."""
-        return Markdown.get_stream(self.markdown)
+    def open_stream(self, after_segment: Callable[[], None] | None = None) -> SegmentedMarkdownStream:
+        """A stream that appends to the Markdown, coalescing fragments that arrive faster than frames.
 
-    async def close_stream(self, stream: MarkdownStream, full_answer: str) -> None:
-        """Stop the stream, then one full parse: repairs blocks left open (an unclosed fence)."""
-        await stream.stop()
-        await self.markdown.update(make_visible(full_answer))
+        Write visible text only (`make_visible`); `await stream.stop()` in a `finally`.
+        """
+        return SegmentedMarkdownStream(
+            self.body, self.new_markdown, self.body.query_one(Markdown), after_segment=after_segment
+        )
 
     def show_result(self, result: TurnResult, *, tracing_on: bool = True) -> None:
         """Fill the footer and add the banners a finished turn calls for.
@@ -168,7 +177,7 @@ class AnswerMessage(Vertical, can_focus=True):
         if banners:
             self.mount_all(banners, before=self.footer)
         if not result.answer and result.error is not None:
-            self.markdown.display = False
+            self.body.display = False
 
     def action_show_trace(self) -> None:
         if self.trace_id is not None:
