@@ -187,23 +187,43 @@ class Run:
     stdout: bytes
 
 
-def run_measured(command: list[str], env: dict[str, str]) -> Run:
-    """Run a command; its wall time and peak memory.
+# Runs the command and reports its wall time and max RSS. A child inherits the max RSS
+# of the process it was forked or vforked from (Linux keeps it across exec), and this
+# benchmark holds ~200 MB (mlflow is imported here): so a ~10 MB Python starts the
+# command, and the number is the command's own.
+_SPAWNER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.posix_spawn(argv[0], argv, os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(report, "w") as out:
+    json.dump([wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)], out)
+"""
 
-    posix_spawn (vfork underneath) rather than fork: a forked child starts by sharing
-    this process's ~200 MB (mlflow is imported here), which wait4's max RSS would count.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+
+def run_measured(command: list[str], env: dict[str, str]) -> Run:
+    """Run a command; its wall time and peak memory, as measured by `_SPAWNER`."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        report = Path(tmp) / "report.json"
+        spawner = [sys.executable, "-c", _SPAWNER, str(report), *command]
         actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
-        start = time.perf_counter()
-        pid = os.posix_spawn(command[0], command, env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - start
+        pid = os.posix_spawn(sys.executable, spawner, env, file_actions=actions)
+        os.waitpid(pid, 0)
         out.seek(0)
         err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        try:
+            wall, max_rss_kb, code = json.loads(report.read_text())
+        except (OSError, ValueError):
+            code = -1
+        if code != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode(errors='replace')[-3000:]}")
-        return Run(wall, usage.ru_maxrss, out.read())
+        return Run(wall, max_rss_kb, out.read())
 
 
 @dataclass
@@ -516,8 +536,8 @@ def run_bench(url: str, tracetui_cli: str, mlflow_cli: str, runs: int, burst: bo
     return 0
 
 
-async def idle_polls(url: str, experiment_id: str, polls: int) -> tuple[int, float, int]:
-    """Max requests and median CPU ms of `polls` polls that find nothing new."""
+async def idle_polls(url: str, experiment_id: str, polls: int) -> tuple[tuple[int, int], float, int]:
+    """(Median, max) requests and median CPU ms of `polls` polls that find nothing new."""
     settings = TrackingSettings(tracking_uri=url, timeout_s=120)
     async with TrackingClient(settings, url) as client:
         live = LiveTraceList([experiment_id], initial_limit=POLL_TRACES)
@@ -531,7 +551,7 @@ async def idle_polls(url: str, experiment_id: str, polls: int) -> tuple[int, flo
             requests.append(update.requests)
             assert not update.added and not update.changed
         print(f"  requests per poll: {requests}; CPU ms: " + ", ".join(f"{c:.2f}" for c in cpu), flush=True)
-        return max(requests), statistics.median(cpu), known
+        return (int(statistics.median(requests)), max(requests)), statistics.median(cpu), known
 
 
 if __name__ == "__main__":
