@@ -128,7 +128,7 @@ class ChatPane(Vertical):
     ChatPane { height: 1fr; }
     ChatPane > #chat-model { height: 1; padding: 0 1; color: $text-muted; }
     ChatPane > #chat-log { height: 1fr; padding: 0 1 0 0; }
-    ChatPane.-answering > #chat-input { border: tall $warning 60%; }
+    ChatPane > #chat-input.-answering { border: tall $warning 60%; }
     """
 
     answering: reactive[bool] = reactive(False)
@@ -196,8 +196,10 @@ class ChatPane(Vertical):
         )
 
     def watch_answering(self, answering: bool) -> None:
-        self.set_class(answering, "-answering")
         if self.is_mounted:
+            # On the input only: a class on the pane restyles every block of every answer
+            # (measured: 2.3 s with one long answer on screen).
+            self.input.set_class(answering, "-answering")
             self.input.placeholder = self._placeholder()
 
     # -- sending ---------------------------------------------------------------------------
