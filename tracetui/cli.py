@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import signal
 import sys
 from typing import Any
 
@@ -113,18 +112,6 @@ def _silence_stdout() -> None:
         pass
 
 
-def _exit_cleanly_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so `finally` blocks stop an embedded server before we go."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (CliRunner in a thread): leave it alone
-        pass
-
-
 @click.group(
     cls=TracetuiGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
 )
@@ -151,7 +138,6 @@ def main(
     Run without a command to open the dashboard; use `tracetui traces …` to work
     with traces from the shell.
     """
-    _exit_cleanly_on_sigterm()
     _make_output_unbreakable()
     remember_group_options(ctx, tracking_uri, experiment)
     if ctx.invoked_subcommand is not None:

@@ -7,7 +7,9 @@ so `tracetui --help` stays fast; the tracking client is imported when a command 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -91,16 +93,35 @@ def run_with_client(
 
     from tracetui.tracking.client import TrackingClient
 
-    backend = open_backend(target.settings)
+    async def main(backend: Backend) -> T:
+        async with TrackingClient(target.settings, backend.base_url) as client:
+            return await work(client, backend)
+
+    with _sigterm_as_interrupt():
+        backend = open_backend(target.settings)
+        try:
+            return asyncio.run(main(backend))
+        finally:
+            backend.close()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds like Ctrl-C, so an embedded server is stopped
+    by the `finally` above rather than later by its guard."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
     try:
-
-        async def main() -> T:
-            async with TrackingClient(target.settings, backend.base_url) as client:
-                return await work(client, backend)
-
-        return asyncio.run(main())
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
     finally:
-        backend.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def choose_experiment(client: TrackingClient, selector: str | None) -> Experiment:
