@@ -6,7 +6,8 @@ KeyError on odd JSON).
 
 CONTRACT (pinned; the UI, CLI and live poller are written against it):
 
-    client = TrackingClient(settings: TrackingSettings, base_url: str)
+    client = TrackingClient(settings: TrackingSettings, base_url: str)   # never raises; a bad
+                                    # CA bundle path fails each request with TlsError instead
     async with client: ...                      # or await client.aclose()
     await client.health() -> None               # GET /health, raises on failure
     await client.list_experiments() -> list[Experiment]           # all pages, active only
@@ -140,11 +141,19 @@ class TrackingClient:
         }
         for name, callbacks in (event_hooks or {}).items():
             hooks.setdefault(name, []).extend(callbacks)
+        # A CA bundle that cannot be read fails every request, not the constructor: callers
+        # (the TUI builds its client in a message handler) then meet it where they already
+        # turn TrackingErrors into sentences.
+        self._setup_error: TlsError | None = None
+        try:
+            verify = _tls_context(settings)
+        except TlsError as error:
+            verify, self._setup_error = True, error
         self._http = httpx.AsyncClient(
             base_url=self._raw_base_url,
             headers=headers,
             auth=auth,
-            verify=_tls_context(settings),
+            verify=verify,
             timeout=httpx.Timeout(settings.timeout_s, connect=CONNECT_TIMEOUT_S),
             event_hooks=hooks,
             follow_redirects=True,
@@ -152,6 +161,10 @@ class TrackingClient:
 
     async def _count_request(self, request: httpx.Request) -> None:
         self.requests_made += 1
+
+    def _check_setup(self) -> None:
+        if self._setup_error is not None:
+            raise TlsError(self._setup_error.sentence)
 
     @property
     def base_url(self) -> str:
@@ -313,6 +326,7 @@ class TrackingClient:
         not_found: NotFound | None = None,
         search: bool = False,
     ) -> Any:
+        self._check_setup()
         try:
             response = await self._http.request(method, path, params=params, json=json_body)
         except httpx.HTTPError as error:
@@ -331,6 +345,7 @@ class TrackingClient:
 
     async def health(self) -> None:
         """Raises unless something answers 2xx at /health."""
+        self._check_setup()
         try:
             response = await self._http.get("/health")
         except httpx.HTTPError as error:
