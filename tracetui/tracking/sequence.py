@@ -324,7 +324,9 @@ def build_sequence(trace: Trace, *, max_calls: int = MAX_CALLS) -> SequenceDiagr
     builder.add(python, mlflow, CALL, f"log trace ({spans} span{'s' if spans != 1 else ''})", end_ns, None)
 
     # Draw participants left to right by kind; remap the message indices to match.
-    order = sorted(range(len(builder.participants)), key=lambda i: (_KIND_ORDER[builder.participants[i].kind], i))
+    order = sorted(
+        range(len(builder.participants)), key=lambda i: (_KIND_ORDER[builder.participants[i].kind], i)
+    )
     new_index = {old: new for new, old in enumerate(order)}
     messages = tuple(
         Message(
@@ -382,9 +384,7 @@ def to_mermaid(diagram: SequenceDiagram) -> str:
         text = message_text(message)
         lines.append(f"    P{message.source}{arrow}P{message.target}: {mermaid_escape(text)}")
     if diagram.omitted_calls:
-        lines.append(
-            f"    Note over P0: {diagram.omitted_calls} more LLM calls not shown"
-        )
+        lines.append(f"    Note over P0: {diagram.omitted_calls} more LLM calls not shown")
     return "\n".join(lines) + "\n"
 
 
