@@ -356,3 +356,16 @@ async def _follow(
             else:
                 for line in format_table(trace_rows([info]), headers=False, min_widths=TAIL_WIDTHS):
                     click.echo(line)
+
+
+def _add_commands_from_other_modules() -> None:
+    """`traces mermaid|feedback|export` live in their own modules (each imports only click here)."""
+    from tracetui.commands.export import export_command
+    from tracetui.commands.feedback import feedback_command
+    from tracetui.commands.mermaid import mermaid_command
+
+    for command in (mermaid_command, feedback_command, export_command):
+        traces_group.add_command(command)
+
+
+_add_commands_from_other_modules()
