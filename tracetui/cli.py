@@ -29,6 +29,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "experiments_command",
         "List the experiments on the tracking server.",
     ),
+    "sessions": (
+        "tracetui.commands.sessions",
+        "sessions_group",
+        "List chat sessions and export one as a Markdown transcript.",
+    ),
     "ask": (
         "tracetui.commands.ask",
         "ask_command",

@@ -76,4 +76,8 @@ def export_command(tracking_uri: str | None, experiment: str | None, trace_id: s
     # ASCII-only JSON: the file is safe to `cat` even when the trace holds escape sequences.
     write_text_file(output, json.dumps(document, ensure_ascii=True, indent=2) + "\n")
     if output != "-":
-        click.echo(f"Wrote trace {make_visible(trace_id, keep_newlines=False)} to {make_visible(output, keep_newlines=False)}.", err=True)
+        click.echo(
+            f"Wrote trace {make_visible(trace_id, keep_newlines=False)} "
+            f"to {make_visible(output, keep_newlines=False)}.",
+            err=True,
+        )

@@ -1,0 +1,145 @@
+"""Chat sessions: traces grouped by the trace metadata `mlflow.trace.session`.
+
+MLflow 3.17.2 has no REST endpoint that lists sessions, so they are grouped
+from a trace search. Filters tried on the real server:
+
+    metadata.`mlflow.trace.session` IS NOT NULL    every trace that has a session
+    metadata.`mlflow.trace.session` = 'abc'         one session
+
+MLflow's filter strings cannot escape a quote inside a literal (neither '' nor
+\\' work) but accept either quote character, so an id with a single quote is
+written in double quotes; an id holding both is matched on this side instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tracetui.tracking.errors import TraceNotFound, TraceNotReady
+from tracetui.tracking.models import METADATA_SESSION, STATE_ERROR, STATE_IN_PROGRESS, TraceInfo
+from tracetui.tracking.transcript import Turn, turn_from_info, turn_from_trace
+
+if TYPE_CHECKING:
+    from tracetui.tracking.client import TrackingClient
+
+HAS_SESSION_FILTER = f"metadata.`{METADATA_SESSION}` IS NOT NULL"
+DEFAULT_SCAN = 2000  # traces read to group sessions; the newest, so recent sessions are complete
+MAX_SESSION_TRACES = 1000
+FETCH_CONCURRENCY = 4  # full traces read at once for a transcript: kind to a small server
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    session_id: str
+    trace_count: int
+    first_time_ms: int
+    last_time_ms: int
+    latest_trace_id: str
+    first_prompt: str  # from the first trace's preview; raw: make it visible before showing it
+    error_count: int = 0
+    in_progress_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def session_filter(session_id: str) -> str | None:
+    """The search filter for one session, or None when MLflow cannot express it."""
+    key = f"metadata.`{METADATA_SESSION}`"
+    if "'" not in session_id:
+        return f"{key} = '{session_id}'"
+    if '"' not in session_id:
+        return f'{key} = "{session_id}"'
+    return None
+
+
+def group_sessions(trace_infos: Iterable[TraceInfo]) -> list[SessionSummary]:
+    """Sessions of these traces, the most recently active first (pure)."""
+    groups: dict[str, list[TraceInfo]] = {}
+    for info in trace_infos:
+        if info.session_id:
+            groups.setdefault(info.session_id, []).append(info)
+    summaries = []
+    for session_id, infos in groups.items():
+        infos.sort(key=lambda i: (i.request_time_ms, i.trace_id))
+        usage = [i.token_usage for i in infos if i.token_usage is not None]
+        summaries.append(
+            SessionSummary(
+                session_id=session_id,
+                trace_count=len(infos),
+                first_time_ms=infos[0].request_time_ms,
+                last_time_ms=infos[-1].request_time_ms,
+                latest_trace_id=infos[-1].trace_id,
+                first_prompt=turn_from_info(infos[0]).prompt,
+                error_count=sum(1 for i in infos if i.state == STATE_ERROR),
+                in_progress_count=sum(1 for i in infos if i.state == STATE_IN_PROGRESS),
+                input_tokens=sum(u.input_tokens or 0 for u in usage),
+                output_tokens=sum(u.output_tokens or 0 for u in usage),
+            )
+        )
+    summaries.sort(key=lambda s: (s.last_time_ms, s.session_id), reverse=True)
+    return summaries
+
+
+async def list_sessions(
+    client: TrackingClient, experiment_id: str, *, max_traces: int = DEFAULT_SCAN
+) -> list[SessionSummary]:
+    """The sessions among the newest `max_traces` traces that have one, most recent first."""
+    infos = [
+        info
+        async for info in client.iter_trace_infos(
+            [experiment_id], filter_string=HAS_SESSION_FILTER, limit=max_traces
+        )
+    ]
+    return group_sessions(infos)
+
+
+async def session_trace_infos(
+    client: TrackingClient, experiment_id: str, session_id: str, *, limit: int = MAX_SESSION_TRACES
+) -> list[TraceInfo]:
+    """The session's traces in time order, oldest first; [] for an unknown session."""
+    exact = session_filter(session_id)
+    infos = [
+        info
+        async for info in client.iter_trace_infos(
+            [experiment_id],
+            filter_string=exact or HAS_SESSION_FILTER,
+            order_by=("timestamp_ms ASC",),
+            limit=limit if exact else None,
+        )
+        if info.session_id == session_id
+    ]
+    return infos[:limit]
+
+
+async def session_turns(
+    client: TrackingClient,
+    experiment_id: str,
+    session_id: str,
+    *,
+    limit: int = MAX_SESSION_TRACES,
+    full_text: bool = True,
+) -> list[Turn]:
+    """The session's conversation, oldest turn first.
+
+    With `full_text` each trace is read whole (a few at a time) so long prompts
+    and answers are not cut; a trace still being exported, or deleted meanwhile,
+    falls back to its previews. Without it, previews only: one search, no more.
+    """
+    infos = await session_trace_infos(client, experiment_id, session_id, limit=limit)
+    if not full_text:
+        return [turn_from_info(info) for info in infos]
+    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def read(info: TraceInfo) -> Turn:
+        if info.state == STATE_IN_PROGRESS:
+            return turn_from_info(info)
+        async with gate:
+            try:
+                return turn_from_trace(await client.get_trace(info.trace_id))
+            except (TraceNotReady, TraceNotFound):
+                return turn_from_info(info)
+
+    return list(await asyncio.gather(*(read(info) for info in infos)))
