@@ -11,6 +11,9 @@ client sent, e.g. a bearer token). Modes:
     "cut"       200 that promises 1000 bytes and closes after a few
     "500"       500 text/plain
     "401"       401 with MLflow's JSON error (a server that rejects the credentials)
+    "forward"   pass the request on to a real server (`forward_to`) and its answer back:
+                a proxy in front of a real server, whose `intercept(method, path)` may
+                answer some requests itself, and whose mode can be switched to a fault
 
 Also `kill_server`: SIGKILL a real `LocalMlflowServer`'s whole process group,
 as a crash or an OOM kill would, instead of its polite stop.
@@ -21,12 +24,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("hang", "html", "html200", "truncated", "cut", "500", "401")
+MODES = ("hang", "html", "html200", "truncated", "cut", "500", "401", "forward")
+
+# (status, content type, body) for a request the proxy answers itself, or None to pass it on.
+Answer = tuple[int, str, bytes]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,10 +44,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         fault = self.fault
         length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
+        request_body = self.rfile.read(length)
         with fault.lock:
             fault.requests.append({"method": self.command, "path": self.path, **dict(self.headers)})
         mode = fault.mode
+        if mode == "forward":
+            answer = fault.intercept(self.command, self.path) if fault.intercept else None
+            if answer is None:
+                answer = fault.forward(self.command, self.path, dict(self.headers), request_body)
+            self._send(*answer)
+            return
         if mode == "hang":
             fault.stopping.wait()  # answer nothing until the server stops
             return
@@ -63,6 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
                 b'{"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."}',
             ),
         }[mode]
+        self._send(status, kind, body)
+
+    def _send(self, status: int, kind: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("content-type", kind)
         self.send_header("content-length", str(len(body)))
@@ -75,10 +90,18 @@ class _Handler(BaseHTTPRequestHandler):
 class FaultServer:
     """A loopback HTTP server answering every request the way `mode` says (see the module doc)."""
 
-    def __init__(self, mode: str = "500") -> None:
+    def __init__(
+        self,
+        mode: str = "500",
+        *,
+        forward_to: str | None = None,
+        intercept: Callable[[str, str], Answer | None] | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
+        self.forward_to = forward_to
+        self.intercept = intercept
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -90,6 +113,20 @@ class FaultServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The real server's answer to this request; a 502 page when it cannot be reached."""
+        import httpx
+
+        kept = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+        try:
+            response = httpx.request(
+                method, f"{self.forward_to}{path}", headers=kept, content=body, timeout=60
+            )
+        except httpx.HTTPError:
+            return 502, "text/html", b"<html><body>Bad Gateway</body></html>"
+        kind = response.headers.get("content-type", "application/octet-stream")
+        return response.status_code, kind, response.content
 
     @property
     def request_count(self) -> int:
