@@ -120,8 +120,9 @@ class ChatSession:
         self.history.clear()
 
     def start_turn(self, prompt: str) -> ChatTurn:
-        if self.current_turn is not None and not self.current_turn.finished:
-            raise RuntimeError("A turn is still running; cancel it or wait for its result.")
+        # Only the answer must be over: the previous trace may still be being written.
+        if self.current_turn is not None and self.current_turn.streaming:
+            raise RuntimeError("An answer is still streaming; cancel it or wait for its end.")
         self._turns += 1
         self.current_turn = ChatTurn(self, prompt, self._turns)
         return self.current_turn
@@ -175,7 +176,13 @@ class ChatTurn:
         self._task = asyncio.create_task(self._run(), name=f"chat-turn-{index}")
 
     @property
+    def streaming(self) -> bool:
+        """True until the answer has ended (its trace may still be being written after)."""
+        return self._streaming
+
+    @property
     def finished(self) -> bool:
+        """True once the result, trace included, is ready."""
         return self._result.done()
 
     @property

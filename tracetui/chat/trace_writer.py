@@ -58,8 +58,10 @@ class TurnTracer:
                 auth=auth,
                 headers=headers,
                 verify=verify,
-                # A cold server takes seconds to take its first spans; connecting stays quick.
-                timeout=httpx.Timeout(s.timeout_s, read=max(30.0, s.timeout_s)),
+                # A cold server's first span write imports a lot (measured here, on a loaded
+                # machine: 20-60 s). It runs in a thread after the answer, so waiting is cheap;
+                # a server that is down still fails at once on connect.
+                timeout=httpx.Timeout(s.timeout_s, read=max(120.0, s.timeout_s)),
             )
         return self._client
 

@@ -20,6 +20,7 @@ viewer can draw the path without guessing from names.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import threading
 from typing import Any
@@ -51,12 +52,22 @@ def _private_tracer() -> tuple[Any, Any]:
         from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
         class FixedTraceIds(RandomIdGenerator):
-            """Trace ids are the one the turn chose when it started; span ids are random."""
+            """Ids derived from the trace id the turn chose when it started.
+
+            Span ids too: building the same record again gives the same spans, so a
+            replayed record overwrites its trace instead of doubling its spans.
+            """
 
             trace_id = 0
+            spans_made = 0
 
             def generate_trace_id(self) -> int:
                 return self.trace_id
+
+            def generate_span_id(self) -> int:
+                self.spans_made += 1
+                seed = f"{self.trace_id:032x}/{self.spans_made}".encode()
+                return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") or 1
 
         _ids = FixedTraceIds()
         provider = TracerProvider(resource=Resource.create({"service.name": "tracetui"}), id_generator=_ids)
@@ -80,6 +91,11 @@ def _fail(span: Any, kind: str, message: str, at_ns: int) -> None:
 
     span.add_event(_exception_event(kind, message, at_ns))
     span.set_status(SpanStatus(SpanStatusCode.ERROR, f"{kind}: {message}"))
+
+
+def _set_attributes(span: Any, attributes: dict[str, Any]) -> None:
+    """Set only what is known: an attribute without a value is noise in every viewer."""
+    span.set_attributes({k: v for k, v in attributes.items() if v is not None})
 
 
 def _ms(ns: int | None) -> float | None:
@@ -108,6 +124,7 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
 
     tracer, ids = _private_tracer()
     ids.trace_id = int(record.trace_id.removeprefix("tr-"), 16)
+    ids.spans_made = 0
     end_ns = max(record.end_ns, record.start_ns)
     spans: list[Any] = []
 
@@ -122,13 +139,14 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
     # The program: the turn as the user saw it.
     root = start(ROOT_SPAN_NAME, SpanType.CHAIN, record.start_ns, None, "python")
     root.set_inputs({"prompt": record.prompt})
-    root.set_attributes(
+    _set_attributes(
+        root,
         {
             "tracetui.session_id": record.session_id,
             "tracetui.turn_index": record.turn_index,
             "tracetui.cancelled": record.cancelled,
             "model": record.model,
-        }
+        },
     )
 
     # litellm: an LLM span in the shape mlflow.litellm.autolog gives, so MLflow's UI shows chat.
@@ -136,7 +154,8 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
     llm = start(LLM_SPAN_NAME, SpanType.LLM, llm_start, root, "litellm")
     llm.set_inputs({"model": record.model, "messages": record.messages, **record.params, "stream": True})
     usage = _token_usage(record)
-    llm.set_attributes(
+    _set_attributes(
+        llm,
         {
             "model": record.model,
             "api_base": record.api_base,
@@ -144,7 +163,7 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
             "stream": True,
             "mlflow.llm.model": record.model.partition("/")[2] or record.model,
             "mlflow.llm.provider": record.model.partition("/")[0] if "/" in record.model else None,
-        }
+        },
     )
     if usage is not None:
         llm.set_attribute("mlflow.chat.tokenUsage", usage)
@@ -166,7 +185,8 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
                 "message_count": len(body.get("messages") or []),
             }
         )
-        hop.set_attributes(
+        _set_attributes(
+            hop,
             {
                 "http.request.method": wire.method,
                 "url.full": wire.url,
@@ -181,7 +201,7 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
                     wire.first_line_ns - wire.request_start_ns if wire.first_line_ns else None
                 ),
                 "ndjson_lines": wire.lines,
-            }
+            },
         )
         hop.set_outputs({"status_code": wire.status_code, "final_line": wire.final or None})
 
@@ -200,7 +220,8 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
                     "output_tokens": stats.output_tokens if stats else None,
                 }
             )
-            gen.set_attributes(
+            _set_attributes(
+                gen,
                 {
                     "ollama.model": tag,
                     "ollama.prompt_eval_count": stats and stats.input_tokens,
@@ -213,7 +234,7 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
                     "tokens_per_second": stats and stats.tokens_per_s,
                     "done_reason": (stats and stats.done_reason)
                     or ("cancelled" if record.cancelled else None),
-                }
+                },
             )
 
         # Where the failure happened: Ollama's own error line, an HTTP error, no connection.

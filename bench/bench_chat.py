@@ -1,0 +1,80 @@
+"""Chat streaming overhead: ChatSession versus plain litellm on the same 2,000-token stream.
+
+Both read the same answer from the fake Ollama in its fast mode (the whole
+stream as quickly as the socket takes it), through real litellm over real
+HTTP. Runs alternate and the median of each is compared, in one process, so
+the machine's load affects both alike. ChatSession runs without a tracer:
+tracing happens after the text ends and is not part of the streaming cost.
+
+    python bench/bench_chat.py [--tokens 2000] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from fake_ollama import FakeAnswer, FakeOllama  # noqa: E402
+
+from tracetui.chat.session import ChatSession, import_litellm  # noqa: E402
+
+MODEL = "ollama_chat/qwen2.5"
+MESSAGES = [{"role": "user", "content": "Write a long answer."}]
+
+
+async def plain_litellm(fake: FakeOllama) -> tuple[float, int]:
+    litellm = import_litellm()
+    started = time.perf_counter()
+    stream = await litellm.acompletion(model=MODEL, messages=MESSAGES, api_base=fake.url, stream=True)
+    text = []
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            text.append(chunk.choices[0].delta.content)
+    return time.perf_counter() - started, len("".join(text).split())
+
+
+async def chat_session(fake: FakeOllama) -> tuple[float, int]:
+    session = ChatSession(model=MODEL, ollama_url=fake.url)
+    started = time.perf_counter()
+    turn = session.start_turn(MESSAGES[0]["content"])
+    text = [delta async for delta in turn]
+    elapsed = time.perf_counter() - started
+    await turn.result()
+    await session.aclose()
+    return elapsed, len("".join(text).split())
+
+
+async def main(tokens: int, runs: int) -> None:
+    with FakeOllama() as fake:
+        fake.default_answer = FakeAnswer.of_tokens(tokens, fast=True)
+        await plain_litellm(fake)  # warm-up: imports, first connection
+        await chat_session(fake)
+        plain_times, session_times = [], []
+        for _ in range(runs):
+            elapsed, got = await plain_litellm(fake)
+            assert got == tokens, f"plain litellm got {got} of {tokens} tokens"
+            plain_times.append(elapsed)
+            elapsed, got = await chat_session(fake)
+            assert got == tokens, f"ChatSession got {got} of {tokens} tokens"
+            session_times.append(elapsed)
+    plain, session = statistics.median(plain_times), statistics.median(session_times)
+    print(f"{tokens}-token answer, median of {runs} alternating runs")
+    print(f"  plain litellm consume : {plain * 1000:8.1f} ms")
+    print(f"  ChatSession consume   : {session * 1000:8.1f} ms")
+    print(f"  ratio                 : {session / plain:8.3f}x  (target <= 1.1x)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    asyncio.run(main(args.tokens, args.runs))
