@@ -50,6 +50,13 @@ def app_for(url: str, experiment: str | None = None, trace_id: str | None = None
     )
 
 
+async def leave_prompt(pilot: Any) -> None:
+    """The chat prompt has focus at start (at 160x48); Esc leaves it for the trace list's keys."""
+    app = pilot.app
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: app.focused is app.trace_list, "Esc to move focus to the trace list")
+
+
 def tree_trace_id(app: TraceTuiApp) -> str | None:
     tree = app.query_one(SpanTree)
     return None if tree.trace is None else tree.trace.info.trace_id
@@ -83,6 +90,7 @@ async def test_moving_off_the_newest_turns_follow_off_and_opens_that_trace(
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: tree_trace_id(app) == newer, "the newest trace")
+        await leave_prompt(pilot)
         await pilot.press("j")
         await wait_for(pilot, lambda: tree_trace_id(app) == older, "the selected trace's tree")
         assert app.follow is False
@@ -105,6 +113,7 @@ async def test_filter_narrows_the_list_and_an_invalid_one_is_explained(
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: len(app.trace_list.infos) == 4, "four rows")
+        await leave_prompt(pilot)
         await pilot.press("slash")
         await pilot.press(*"trace.name = 'alpha'", "enter")
         await wait_for(pilot, lambda: set(app.trace_list.infos) == set(alpha), "only the alpha traces")
@@ -131,6 +140,7 @@ async def test_experiment_switcher_lists_counts_and_opens_another(
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: mine in app.trace_list.infos, "this experiment's trace")
+        await leave_prompt(pilot)
         await pilot.press("e")
         from textual.widgets import OptionList
 
@@ -144,7 +154,10 @@ async def test_experiment_switcher_lists_counts_and_opens_another(
         options = switcher.query_one(OptionList)
         index = next(i for i, s in enumerate(switcher.summaries) if s.experiment.name == other)
         options.highlighted = index
+        await wait_for(pilot, lambda: options.highlighted == index and options.has_focus, "the highlight")
         await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExperimentSwitcher), "the switcher to close")
+        await wait_for(pilot, lambda: getattr(app.experiment, "name", None) == other, "the switch")
         await wait_for(pilot, lambda: set(app.trace_list.infos) == set(other_ids), "the other experiment")
         assert app.experiment is not None and app.experiment.name == other
         assert mine not in app.trace_list.infos
@@ -155,6 +168,7 @@ async def test_pause_stops_polling_and_resume_catches_up(trace_server: str, expe
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the first row")
+        await leave_prompt(pilot)
         await pilot.press("p")
         await wait_for(pilot, lambda: not app.workers or all(w.group != "poll" for w in app.workers), "idle")
         polls_when_paused = app.live._polls
@@ -199,6 +213,7 @@ async def test_a_10000_span_trace_opens(trace_server: str, experiment_name: str)
         await wait_for(pilot, lambda: tree_trace_id(app) == large, "the large trace's tree", 120)
         tree = app.query_one(SpanTree)
         assert len(tree.trace.spans) == 10_001
+        await leave_prompt(pilot)
         await pilot.press("enter")  # into the tree, then scroll: the app stays responsive
         await pilot.press(*["j"] * 20, "pagedown", "pagedown")
         await wait_for(pilot, lambda: detail_span_name(app) not in (None, "large"), "a child's details")

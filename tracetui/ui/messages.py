@@ -38,11 +38,16 @@ class BackendReady(Message):
 
 
 class ExperimentOpened(Message):
-    """The experiment whose traces the list shows from now on."""
+    """The experiment whose traces the list shows from now on.
 
-    def __init__(self, experiment: Experiment) -> None:
+    `chosen_by_user`: picked in the switcher. From then on an automatic choice
+    (start-up, or its retry after a failure) that finishes late is ignored.
+    """
+
+    def __init__(self, experiment: Experiment, *, chosen_by_user: bool = False) -> None:
         super().__init__()
         self.experiment = experiment
+        self.chosen_by_user = chosen_by_user
 
 
 class TracesPolled(Message):

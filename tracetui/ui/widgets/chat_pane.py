@@ -14,7 +14,6 @@ Messages for the app: `ChatPane.ShowTrace` (the same class as
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable
 
 from textual import on, work
@@ -31,25 +30,12 @@ from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
 from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_litellm_async
 from tracetui.ui import messages
+from tracetui.ui.heap import release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
 from tracetui.visible import make_visible
 
 SessionSource = ChatSession | Callable[[], ChatSession]
-
-
-def settle_heap() -> None:
-    """Collect what is garbage now, then hide every surviving object from later collections.
-
-    Why: litellm's import leaves ~370,000 objects (mlflow's, for tracing, more) and a long
-    answer adds hundreds of thousands of widget objects; every full collection walked them
-    all and stalled the event loop for 100-800 ms mid-stream (measured with gc.callbacks:
-    the worst frames while streaming were generation-2 collections). Imported modules and
-    finished answers live on, so freezing them loses nothing; each call only walks what was
-    allocated since the previous one, so it stays short. `ChatPane.action_clear` unfreezes.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class PromptInput(Input):
@@ -105,6 +91,7 @@ class ChatPane(Vertical):
     """
 
     ShowTrace = messages.ShowTrace  # one class, so the app has a single `on_show_trace`
+    ALLOW_MAXIMIZE = True  # the app's `z` zooms the chat pane like the others
 
     class TurnFinished(Message):
         """A turn ended (answered, stopped or failed); `result.trace_id` is its trace, if any."""
@@ -310,7 +297,7 @@ class ChatPane(Vertical):
         self.session.clear()
         self.answers.clear()
         self.log.remove_children()
-        gc.unfreeze()  # the removed answers were frozen; let the collector reclaim them
+        release_heap()  # the removed answers were frozen; let the collector reclaim them
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """Entries for the command palette; the app yields them from `get_system_commands`."""

@@ -22,6 +22,14 @@ CONNECTED = "connected"
 DISCONNECTED = "disconnected"
 
 
+def short_server(description: str) -> str:
+    """The server without label and scheme, for narrow terminals: "MLflow at https://h:5000" -> "h:5000"."""
+    host = description.split(" at ", 1)[-1]
+    for scheme in ("https://", "http://"):
+        host = host.replace(scheme, "", 1)
+    return host
+
+
 class StatusBar(Static):
     """Two lines: what the app is connected to and how it is doing, then the latest sentence."""
 
@@ -47,35 +55,62 @@ class StatusBar(Static):
         self.sentence_is_error = error
 
     def render(self) -> Text:
-        line = Text(no_wrap=True, overflow="ellipsis", end="")
-        line.append(self._connection_text())
-        if self.experiment:
-            line.append("  │ ", style="dim")
-            line.append(one_line(self.experiment, 40), style="bold")
-        if self.trace_count is not None:
-            line.append("  │ ", style="dim")
-            line.append(f"{self.trace_count} traces")
-        if self.last_poll is not None:
-            line.append("  │ ", style="dim")
-            line.append("polled ", style="dim")
-            line.append(self.last_poll.astimezone(self.tz).strftime("%H:%M:%S"))
-        modes = []
-        if self.paused:
-            modes.append("⏸ paused")
-        modes.append("follow on" if self.follow else "follow off")
-        if self.filter_string:
-            modes.append(f"filter: {one_line(self.filter_string, 40)}")
-        line.append("  │ ", style="dim")
-        line.append(" · ".join(modes), style="italic")
-        # The server goes last: it is long, and at 80 columns the rest matters more.
-        line.append("  │ ", style="dim")
-        line.append(one_line(self.server or "no server yet", 80))
+        line = self._first_line()
         second = Text(
             one_line(self.sentence, 300), style="bold red" if self.sentence_is_error else "", end=""
         )
         second.no_wrap = True
         second.overflow = "ellipsis"
         return Text("\n", end="").join([line, second])
+
+    def _first_line(self) -> Text:
+        """The parts that fit the width; shortened, then left out (least important first), not cut."""
+        modes = []
+        if self.paused:
+            modes.append("⏸ paused")
+        modes.append("follow on" if self.follow else "follow off")
+        if self.filter_string:
+            modes.append(f"filter: {one_line(self.filter_string, 40)}")
+        server = one_line(self.server or "no server yet", 80)
+        parts: dict[str, Text] = {"connection": self._connection_text()}
+        if self.experiment:
+            parts["experiment"] = Text(one_line(self.experiment, 40), style="bold", end="")
+        if self.trace_count is not None:
+            parts["count"] = Text(f"{self.trace_count} traces", end="")
+        if self.last_poll is not None:
+            polled = self.last_poll.astimezone(self.tz).strftime("%H:%M:%S")
+            parts["polled"] = Text.assemble(("polled ", "dim"), polled, end="")
+        parts["modes"] = Text(" · ".join(modes), style="italic", end="")
+        # The server goes last: it is long, and at 80 columns the rest matters more.
+        parts["server"] = Text(server, end="")
+        width = self.content_region.width or 10_000
+        steps = (
+            ("server", Text(short_server(server), end="")),  # "MLflow at http://h:5000" -> "h:5000"
+            ("count", None),  # the Traces pane's title has the count too
+            ("server", None),
+            ("polled", None),
+        )
+        line = self._join(parts)
+        for key, replacement in steps:
+            if line.cell_len <= width:
+                break
+            if key not in parts:
+                continue
+            if replacement is None:
+                del parts[key]
+            else:
+                parts[key] = replacement
+            line = self._join(parts)
+        return line
+
+    @staticmethod
+    def _join(parts: dict[str, Text]) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        for index, part in enumerate(parts.values()):
+            if index:
+                line.append(" │ ", style="dim")
+            line.append_text(part)
+        return line
 
     def _connection_text(self) -> Text:
         if self.connection == CONNECTED:
