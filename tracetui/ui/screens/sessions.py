@@ -56,7 +56,7 @@ def session_cells(summary: SessionSummary, tz: tzinfo | None) -> list[Text]:
         Text(str(summary.trace_count), justify="right", end=""),
         errors,
         Text(one_line(summary.session_id, 40), end=""),
-        Text(one_line(summary.first_request_preview[:400], 80), style="dim", end=""),
+        Text(one_line(summary.first_prompt[:400], 80), style="dim", end=""),
     ]
 
 

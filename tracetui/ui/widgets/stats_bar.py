@@ -71,8 +71,8 @@ class StatsBar(Vertical):
     StatsBar { height: auto; padding: 0 1; }
     StatsBar > Horizontal { height: 1; }
     StatsBar .stats-label { width: 9; text-style: bold; }
-    StatsBar Sparkline { width: 1fr; min-width: 8; margin: 0 1 0 0; }
-    StatsBar .stats-summary { width: auto; color: $text-muted; }
+    StatsBar Sparkline { width: 1fr; min-width: 8; }
+    StatsBar .stats-summary { width: auto; padding: 0 0 0 1; color: $text-muted; }
     StatsBar #stats-tokens > .sparkline--max-color { color: $success; }
     StatsBar #stats-tokens > .sparkline--min-color { color: $success 30%; }
     StatsBar #stats-speeds { height: 1; }
