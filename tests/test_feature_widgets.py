@@ -22,7 +22,8 @@ from feature_fixtures import HOSTILE, MS, T0, chat_turn_trace
 from rich.text import Text
 from test_span_widgets import screen_text
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, DataTable, Input, Sparkline, Static
 from trace_factory import log_nested_trace, use_server
 
 from tracetui.chat.session import ChatSession
@@ -30,13 +31,14 @@ from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
 from tracetui.tracking.client import TrackingClient
 from tracetui.tracking.feedback import current_feedback, get_trace_info, thumbs
-from tracetui.tracking.models import TokenUsage, TraceInfo
+from tracetui.tracking.models import Experiment, TokenUsage, TraceInfo
 from tracetui.tracking.sequence import build_sequence, to_mermaid
 from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import Turn
 from tracetui.tracking.web_url import trace_web_url
 from tracetui.ui import clipboard
 from tracetui.ui.export_actions import export_session_markdown, export_trace_json, safe_file_name
+from tracetui.ui.feature_actions import FEATURE_BINDINGS, FeatureActions
 from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent, feedback_mark, with_assessment
 from tracetui.ui.screens.sessions import SessionsScreen
 from tracetui.ui.screens.web_link import WebLinkScreen, browser_can_open
@@ -45,6 +47,7 @@ from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMe
 from tracetui.ui.widgets.chat_pane import ChatPane
 from tracetui.ui.widgets.sequence_view import SequenceView
 from tracetui.ui.widgets.stats_bar import StatsBar
+from tracetui.ui.widgets.trace_list import TraceList
 
 HOSTILE_SESSION = "[red]s'\"\x1b]0;t\x07"
 
@@ -492,3 +495,55 @@ async def test_web_link_opens_the_browser_where_it_can() -> None:
 
 def test_feedback_mark_reads_the_vote_in_force() -> None:
     assert feedback_mark(info(0, 1, 1)) == Text("", end="")
+
+
+# --- the app mixin, in a host with the app's parts ------------------------------------------
+
+
+class FeatureHost(FeatureActions, App[None]):
+    """The parts of TraceTuiApp that FeatureActions uses, wired as the app should wire them."""
+
+    BINDINGS = FEATURE_BINDINGS
+
+    def __init__(self, client: TrackingClient, experiment: Experiment, infos: list[TraceInfo]) -> None:
+        super().__init__()
+        self.client, self.experiment, self.infos, self.tz = client, experiment, infos, None
+        self.chat_shown = True
+
+    def compose(self) -> ComposeResult:
+        self.chat_pane = ChatPane(ChatSession(tracer=None))
+        self.trace_list = TraceList(id="traces")
+        self.stats_bar = StatsBar()
+        self.sequence_view = SequenceView()
+        yield self.chat_pane
+        yield self.trace_list
+        yield self.stats_bar
+        with Vertical(id="tree-pane"), ContentSwitcher(id="tree-switcher", initial="span-tree"):
+            yield Static("tree", id="span-tree")
+            yield self.sequence_view
+
+    def on_mount(self) -> None:
+        self.trace_list.apply(self.infos, [], replace=True)
+        self.update_stats()
+        self.trace_list.focus()
+
+
+async def test_feature_keys_in_a_host_app(mlflow_server, tracking_settings, no_local_clipboard) -> None:
+    trace_id = log_nested_trace(new_experiment(mlflow_server))
+    async with TrackingClient(tracking_settings, mlflow_server.url) as client:
+        info = await get_trace_info(client, trace_id)
+        experiment = await client.get_experiment(info.experiment_id)
+        app = FeatureHost(client, experiment, [info])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            assert app.query_one("#tree-switcher", ContentSwitcher).current == "sequence"
+            await pilot.press("y")
+            await settle(app, pilot)
+            assert app.clipboard == trace_id
+            await pilot.press("plus")
+            await settle(app, pilot)
+            await pilot.press("plus", "enter")
+            await settle(app, pilot)
+            assert str(feedback_mark(app.trace_list.infos[trace_id])) == "👍"  # the list shows it at once
+            assert app.query_one("#stats-latency", Sparkline).data == [float(info.execution_duration_ms)]
+        assert thumbs(current_feedback(await get_trace_info(client, trace_id))) is True
