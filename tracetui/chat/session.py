@@ -27,6 +27,7 @@ from typing import Any
 
 from tracetui.chat.errors import one_line, sentence_for
 from tracetui.chat.ollama import ollama_model_tag
+from tracetui.chat.outbox import TraceQueued
 from tracetui.chat.record import GenerationStats, TurnRecord, new_trace_id
 from tracetui.chat.wire import WireRecorder
 from tracetui.config import DEFAULT_MODEL
@@ -78,6 +79,8 @@ class TurnResult:
     traced: bool
     error: str | None = None  # one sentence, or None when the turn succeeded
     not_traced_reason: str | None = None  # one sentence when traced is False
+    queued: bool = False  # not traced yet, but kept in the outbox to be sent later (chat/outbox.py)
+    waiting: int | None = None  # when queued: how many turns wait in the outbox now
     cancelled: bool = False
     finish_reason: str | None = None
     input_tokens: int | None = None
@@ -284,12 +287,15 @@ class ChatTurn:
             session.history.append({"role": "assistant", "content": record.answer})
         trace_id: str | None = None
         not_traced: str | None = "Tracing is off for this chat, so the turn was not traced."
+        waiting: int | None = None
         if session.tracer is not None:
             try:
                 trace_id = await asyncio.to_thread(session.tracer, record)
                 not_traced = None
             except Exception as exc:  # the chat must go on without its trace
                 not_traced = one_line(str(exc), 300) or "The turn could not be traced."
+                if isinstance(exc, TraceQueued):
+                    waiting = exc.waiting
         generation = record.generation
         return TurnResult(
             prompt=record.prompt,
@@ -299,6 +305,8 @@ class ChatTurn:
             traced=trace_id is not None,
             error=record.error,
             not_traced_reason=not_traced,
+            queued=waiting is not None,
+            waiting=waiting,
             cancelled=record.cancelled,
             finish_reason=record.finish_reason,
             input_tokens=record.input_tokens

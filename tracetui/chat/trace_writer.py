@@ -21,9 +21,24 @@ from tracetui.chat.tracing import build_trace
 from tracetui.config import TrackingSettings
 from tracetui.tracking.errors import redact_url
 
+# Why a write failed, so an outbox knows whether trying again later can help.
+UNREACHABLE = "unreachable"  # no connection, or no answer in time: retry when the server is back
+SERVER_ERROR = "server_error"  # HTTP 5xx (a restarting server, a proxy): retry later
+AUTH = "auth"  # HTTP 401/403: retry only with other credentials
+REJECTED = "rejected"  # any other refusal (e.g. 400 for this record): retrying will not help
+RETRYABLE = frozenset({UNREACHABLE, SERVER_ERROR})
+
 
 class TraceNotLogged(Exception):
-    """The turn's trace could not be written. `str()` is a sentence for a person."""
+    """The turn's trace could not be written. `str()` is a sentence for a person; `kind` says why."""
+
+    def __init__(self, sentence: str, kind: str = REJECTED) -> None:
+        super().__init__(sentence)
+        self.kind = kind
+
+
+def _kind_of_status(status_code: int) -> str:
+    return SERVER_ERROR if status_code >= 500 else REJECTED
 
 
 class TurnTracer:
@@ -76,17 +91,20 @@ class TurnTracer:
         except httpx.TimeoutException as exc:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} did not answer in time, "
-                "so this turn was not traced."
+                "so this turn was not traced.",
+                UNREACHABLE,
             ) from exc
         except httpx.HTTPError as exc:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} is not reachable, "
-                "so this turn was not traced."
+                "so this turn was not traced.",
+                UNREACHABLE,
             ) from exc
         if response.status_code in (401, 403):
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} refused the credentials "
-                f"(HTTP {response.status_code}), so this turn was not traced."
+                f"(HTTP {response.status_code}), so this turn was not traced.",
+                AUTH,
             )
         return response
 
@@ -113,7 +131,8 @@ class TurnTracer:
             return str(created.json()["experiment_id"])
         raise TraceNotLogged(
             f"Experiment {wanted} could not be found or created on {self.shown_url} "
-            f"(HTTP {created.status_code}), so this turn was not traced."
+            f"(HTTP {created.status_code}), so this turn was not traced.",
+            _kind_of_status(created.status_code),
         )
 
     def __call__(self, record: TurnRecord) -> str:
@@ -150,7 +169,8 @@ class TurnTracer:
         if response.status_code != 200:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} refused the spans "
-                f"(HTTP {response.status_code}), so this turn was not traced."
+                f"(HTTP {response.status_code}), so this turn was not traced.",
+                _kind_of_status(response.status_code),
             )
 
     def _start_trace(self, trace: Any) -> None:
@@ -168,5 +188,6 @@ class TurnTracer:
         if response.status_code != 200:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} refused the trace "
-                f"(HTTP {response.status_code}), so this turn was not traced."
+                f"(HTTP {response.status_code}), so this turn was not traced.",
+                _kind_of_status(response.status_code),
             )

@@ -1,0 +1,328 @@
+"""Turns whose trace could not be written yet, kept on disk and delivered when the server is back.
+
+The outbox is a folder of JSON files, one `TurnRecord` per file named by its
+trace id (so a record is stored once), under
+`$TRACETUI_STATE_DIR/outbox` (default `$XDG_STATE_HOME/tracetui/outbox`, else
+`~/.local/state/tracetui/outbox`), in a subfolder per tracking server and
+experiment, so a record is only ever sent where it was meant to go. No
+credentials are stored: the key hashes the redacted server URL, and URLs inside
+a record lose any user:password part before it is written.
+
+    tracer = with_outbox(TurnTracer(settings, experiment))   # a TurnSink, like the tracer itself
+    session = ChatSession(..., tracer=tracer)
+    tracer.pending_count()      # cheap: counts files; call it from a poll loop
+    tracer.deliver_pending()    # blocking I/O: run it in a thread worker when the count is > 0
+
+A replay is idempotent: the record keeps the trace and span ids chosen when the
+turn started, so writing it twice leaves one trace (tests/test_outbox.py checks
+this on a real server). Deliveries of one folder still never overlap: an
+in-process lock plus an flock on the folder's `.lock` file, so the TUI and a
+`tracetui ask` running at once do not both send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracetui.chat.errors import one_line
+from tracetui.chat.record import TurnRecord
+from tracetui.chat.trace_writer import AUTH, RETRYABLE, TraceNotLogged
+from tracetui.tracking.errors import redact_url
+
+TRACE_FILE = re.compile(r"^tr-[0-9a-f]{32}\.json$")
+TARGET_FILE = "target.json"  # which server and experiment this folder is for, for a person reading it
+BAD_SUFFIX = ".bad"  # unreadable files are renamed to this, out of the way
+REJECTED_SUFFIX = ".rejected"  # records the server refused for good (e.g. HTTP 400), kept for a person
+
+Tracer = Callable[[TurnRecord], str]
+
+
+def state_dir(env: dict[str, str] | None = None) -> Path:
+    """$TRACETUI_STATE_DIR, else $XDG_STATE_HOME/tracetui, else ~/.local/state/tracetui."""
+    env = dict(os.environ) if env is None else env
+    if env.get("TRACETUI_STATE_DIR"):
+        return Path(env["TRACETUI_STATE_DIR"])
+    xdg = env.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "tracetui"
+
+
+def target_key(server_url: str, experiment: str | None) -> str:
+    """A folder name for one server + experiment; hashed from the redacted URL, so no secret is in it."""
+    seed = f"{redact_url(server_url.rstrip('/'))}\n{experiment or ''}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:20]
+
+
+def turns(count: int) -> str:
+    return f"{count} turn{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one delivery run did. Unpacks as `(delivered, still_waiting)`."""
+
+    delivered: int
+    waiting: int
+    sentence: str | None = None  # why turns still wait or were set aside; None when all is well
+    failure: TraceNotLogged | None = None  # the failure that stopped the run, if one did
+
+    def __iter__(self) -> Iterator[int]:
+        yield self.delivered
+        yield self.waiting
+
+
+class TraceQueued(TraceNotLogged):
+    """Not traced yet, but kept in the outbox; `waiting` counts the turns there now."""
+
+    def __init__(self, sentence: str, kind: str, waiting: int) -> None:
+        super().__init__(sentence, kind)
+        self.waiting = waiting
+
+
+_folder_locks: dict[Path, threading.Lock] = {}
+_folder_locks_guard = threading.Lock()
+
+
+def _folder_lock(folder: Path) -> threading.Lock:
+    with _folder_locks_guard:
+        return _folder_locks.setdefault(folder, threading.Lock())
+
+
+class Outbox:
+    """One folder of undelivered turn records for one server + experiment."""
+
+    def __init__(self, server_url: str, experiment: str | None, root: Path | None = None) -> None:
+        self.server_url = redact_url(server_url.rstrip("/"))
+        self.experiment = experiment
+        self.folder = (root or state_dir()) / "outbox" / target_key(server_url, experiment)
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def put(self, record: TurnRecord) -> Path:
+        """Keep `record` (atomically: a temporary file renamed into place). Stored once per trace id."""
+        name = f"{record.trace_id}.json"
+        if not TRACE_FILE.match(name):
+            raise ValueError(f"Not a trace id tracetui makes: {record.trace_id!r}.")
+        self._make_folder()
+        path = self.folder / name
+        self._write_atomic(path, json.dumps(_without_secrets(record.to_dict()), ensure_ascii=False))
+        return path
+
+    def _make_folder(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # prompts and answers are private
+        target = self.folder / TARGET_FILE
+        if not target.exists():
+            about = {"server": self.server_url, "experiment": self.experiment}
+            self._write_atomic(target, json.dumps(about))
+
+    def _write_atomic(self, path: Path, text: str) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def pending_count(self) -> int:
+        """How many turns wait. Only lists the folder: cheap enough for every poll."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return sum(1 for entry in entries if TRACE_FILE.match(entry.name))
+        except OSError:
+            return 0
+
+    def pending(self) -> tuple[list[TurnRecord], list[str]]:
+        """The waiting records, oldest turn first, and a sentence per file set aside as unreadable."""
+        try:
+            paths = [self.folder / name for name in os.listdir(self.folder) if TRACE_FILE.match(name)]
+        except OSError:
+            return [], []
+        records: list[TurnRecord] = []
+        set_aside: list[str] = []
+        for path in paths:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                record = TurnRecord.from_dict(data)
+                if f"{record.trace_id}.json" != path.name:
+                    raise ValueError("its trace id does not match its name")
+            except FileNotFoundError:
+                continue  # delivered meanwhile by someone else
+            except Exception as exc:  # any damage: bad JSON, wrong shape, wrong types
+                why = f"it cannot be read ({one_line(str(exc), 120)})"
+                set_aside.append(self._set_aside(path, BAD_SUFFIX, why))
+                continue
+            records.append(record)
+        records.sort(key=lambda r: (r.start_ns, r.trace_id))
+        return records, set_aside
+
+    def _set_aside(self, path: Path, suffix: str, why: str) -> str:
+        aside = path.with_name(path.name + suffix)
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            return f"The waiting turn {path} could not be set aside ({exc.strerror})."
+        return f"The waiting turn in {path.name} was set aside as {aside} because {why}."
+
+    # -- delivering -------------------------------------------------------------------------
+
+    def deliver(self, tracer: Tracer) -> Delivery:
+        """Write every waiting record through `tracer`, oldest first; delete each once accepted.
+
+        Stops at the first failure that retrying may fix (server down, 5xx, credentials);
+        a record the server refuses for good is set aside, so it cannot block the rest.
+        """
+        lock = _folder_lock(self.folder)
+        if not lock.acquire(blocking=False):
+            return Delivery(0, self.pending_count())  # a delivery is running in this process
+        try:
+            with self._file_lock() as locked:
+                if not locked:
+                    return Delivery(0, self.pending_count())  # another process is delivering
+                return self._deliver_locked(tracer)
+        finally:
+            lock.release()
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[bool]:
+        try:
+            self._make_folder()
+            fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield True  # no lock file possible (read-only disk?): the in-process lock still holds
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            locked = False
+        try:
+            yield locked
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _deliver_locked(self, tracer: Tracer) -> Delivery:
+        records, sentences = self.pending()
+        delivered = 0
+        failure: TraceNotLogged | None = None
+        for record in records:
+            path = self.folder / f"{record.trace_id}.json"
+            try:
+                tracer(record)
+            except TraceNotLogged as exc:
+                if exc.kind in RETRYABLE or exc.kind == AUTH:
+                    sentences.append(waiting_sentence(exc, self.pending_count()))
+                    failure = exc
+                    break
+                sentences.append(self._set_aside(path, REJECTED_SUFFIX, f"the server refused it: {exc}"))
+                continue
+            except Exception as exc:  # a record the writer cannot handle must not block the others
+                sentences.append(
+                    self._set_aside(path, REJECTED_SUFFIX, f"it could not be traced ({type(exc).__name__})")
+                )
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            delivered += 1
+        return Delivery(delivered, self.pending_count(), " ".join(sentences) or None, failure)
+
+
+def waiting_sentence(failure: TraceNotLogged, waiting: int) -> str:
+    """One sentence: why the write failed, how many turns wait, and when they will be sent."""
+    cause = str(failure).removesuffix(".").removesuffix(", so this turn was not traced")
+    when = "once the credentials are accepted" if failure.kind == AUTH else "when the server is back"
+    return f"{cause}: not traced yet, {turns(waiting)} waiting, will be sent {when}."
+
+
+# user:password@ in any URL, wherever it appears (api_base, the wire URL, an error sentence).
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+
+
+def _without_secrets(value: Any) -> Any:
+    """The record with credentials cut out of every URL in it (the trace then shows them redacted too)."""
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(r"\1", value)
+    if isinstance(value, dict):
+        return {key: _without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
+
+
+class OutboxTracer:
+    """A `TurnSink` that writes through `tracer` and keeps in `outbox` what cannot be written yet.
+
+    A turn the server could not take (unreachable, timed out, 5xx, credentials
+    refused) is stored, and `TraceQueued` says how many wait. After each turn
+    traced, the waiting ones are delivered too. After credentials were refused,
+    deliveries wait for a turn to be traced again, so a wrong password never
+    becomes a retry storm (new credentials mean a new tracer, which tries again).
+    """
+
+    def __init__(self, tracer: Any, outbox: Outbox) -> None:
+        self.tracer = tracer
+        self.outbox = outbox
+        self.credentials_refused: TraceNotLogged | None = None
+        self.last_delivery: Delivery | None = None
+
+    def __call__(self, record: TurnRecord) -> str:
+        try:
+            trace_id = self.tracer(record)
+        except TraceNotLogged as exc:
+            if exc.kind not in RETRYABLE and exc.kind != AUTH:
+                raise  # refused for good: keeping it would only fail again
+            self.outbox.put(record)
+            if exc.kind == AUTH:
+                self.credentials_refused = exc
+            waiting = self.outbox.pending_count()
+            raise TraceQueued(waiting_sentence(exc, waiting), exc.kind, waiting) from exc
+        self.credentials_refused = None
+        if self.outbox.pending_count():
+            self.deliver_pending()
+        return trace_id
+
+    def pending_count(self) -> int:
+        return self.outbox.pending_count()
+
+    def deliver_pending(self) -> Delivery:
+        """Send the waiting turns (blocking I/O: call it from a thread). Never raises."""
+        if self.credentials_refused is not None:
+            waiting = self.outbox.pending_count()
+            delivery = Delivery(0, waiting, waiting_sentence(self.credentials_refused, waiting))
+        else:
+            try:
+                delivery = self.outbox.deliver(self.tracer)
+            except Exception as exc:  # e.g. the state folder is not writable
+                sentence = f"The waiting turns could not be sent: {one_line(str(exc), 200)}."
+                delivery = Delivery(0, self.outbox.pending_count(), sentence)
+            if delivery.failure is not None and delivery.failure.kind == AUTH:
+                self.credentials_refused = delivery.failure
+        self.last_delivery = delivery
+        return delivery
+
+    def close(self) -> None:
+        close = getattr(self.tracer, "close", None)
+        if close is not None:
+            close()
+
+
+def with_outbox(tracer: Any, root: Path | None = None) -> OutboxTracer:
+    """Wrap a `TurnTracer` so its unwritable turns wait on disk for its server and experiment."""
+    return OutboxTracer(tracer, Outbox(tracer.base_url, tracer.experiment, root))
