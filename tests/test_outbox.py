@@ -12,6 +12,8 @@ import asyncio
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from fault_servers import FaultServer, kill_server
 from test_chat_tracing import HOPS, fetch_trace, hop_chain
 
 from tracetui.chat.outbox import Outbox, OutboxTracer, state_dir, target_key, with_outbox
+from tracetui.chat.record import TurnRecord
 from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
@@ -295,3 +298,35 @@ def test_state_dir_follows_xdg_and_the_override() -> None:
         == target_key("http://u:p@h:5000", "1")
         != target_key("http://h:5000", "2")
     )
+
+
+def _run_ask(prompt: str, tracking_uri: str, ollama_url: str, state: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OLLAMA_"))}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", TRACETUI_STATE_DIR=str(state))
+    command = [sys.executable, "-m", "tracetui", "ask", prompt, "--ollama-url", ollama_url]
+    command += ["--tracking-uri", tracking_uri, "--experiment", "ask-outbox"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_ask_queues_the_turn_when_the_server_is_down_and_sends_it_with_the_next(
+    own_server: LocalMlflowServer, fake_ollama: FakeOllama, state: Path
+) -> None:
+    down = f"http://127.0.0.1:{free_loopback_port()}"
+    fake_ollama.script("Queued answer.")
+    done = _run_ask("first?", down, fake_ollama.url, state)
+    assert done.returncode == 0 and done.stdout == "Queued answer.\n", done.stderr
+    assert done.stderr.strip() == (
+        f"The MLflow tracking server at {down} is not reachable: not traced yet, "
+        "1 turn waiting, will be sent when the server is back."
+    )
+    (waiting,) = Outbox(down, "ask-outbox").folder.glob("tr-*.json")
+
+    # The same turn waiting for a server that is up: the next `ask` there sends it too.
+    outbox = Outbox(own_server.url, "ask-outbox")
+    outbox.put(TurnRecord.from_dict(json.loads(waiting.read_text())))
+    fake_ollama.script("Traced answer.")
+    done = _run_ask("second?", own_server.url, fake_ollama.url, state)
+    assert done.returncode == 0, done.stderr
+    assert "Also traced 1 earlier turn(s) that were waiting." in done.stderr
+    assert outbox.pending_count() == 0
+    _assert_complete(own_server.url, waiting.stem, "Queued answer.")

@@ -3,7 +3,8 @@
 The answer streams to stdout (control and escape characters made visible: it is
 a model's text, not commands for the terminal); the trace id goes to stderr.
 Failures are one sentence on stderr and exit code 1. When the tracking server
-cannot be reached the answer is still given, and stderr says it was not traced.
+cannot be reached the answer is still given, the turn waits in the outbox
+(tracetui/chat/outbox.py), and stderr says so; it is sent with the next turn traced.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from tracetui.commands import open_backend, target_from, tracking_options
 from tracetui.visible import make_visible
 
 if TYPE_CHECKING:
+    from tracetui.chat.outbox import OutboxTracer
     from tracetui.chat.session import ChatSession, TurnResult
-    from tracetui.chat.trace_writer import TurnTracer
     from tracetui.commands import Target
     from tracetui.tracking.connection import Backend
 
@@ -74,6 +75,9 @@ def ask_command(
 
     if result.traced:
         click.echo(f"trace: {result.trace_id}", err=True)
+        delivery = getattr(session.tracer, "last_delivery", None)
+        if delivery is not None and delivery.delivered:
+            click.echo(f"Also traced {delivery.delivered} earlier turn(s) that were waiting.", err=True)
     elif not no_trace and result.not_traced_reason and session.tracer is not None:
         click.echo(make_visible(result.not_traced_reason, keep_newlines=False), err=True)
     if result.error:
@@ -98,11 +102,12 @@ async def _ask(session: ChatSession, prompt: str) -> TurnResult:
     return result
 
 
-def _tracer_for(target: Target) -> tuple[Backend | None, TurnTracer | None, str | None]:
+def _tracer_for(target: Target) -> tuple[Backend | None, OutboxTracer | None, str | None]:
     """The trace writer for the configured server (starting a local one if needed).
 
     Returns (backend to close, tracer or None, a sentence to show when tracing is off).
     """
+    from tracetui.chat.outbox import with_outbox
     from tracetui.chat.trace_writer import TurnTracer
     from tracetui.tracking.errors import TrackingError
 
@@ -112,7 +117,7 @@ def _tracer_for(target: Target) -> tuple[Backend | None, TurnTracer | None, str 
         return None, None, f"{error} The answer will not be traced."
     settings = dataclasses.replace(target.settings, tracking_uri=backend.base_url)
     experiment = target.experiment or _watched_experiment(target, backend)
-    return backend, TurnTracer(settings, experiment), None
+    return backend, with_outbox(TurnTracer(settings, experiment)), None
 
 
 def _watched_experiment(target: Target, backend: Backend) -> str | None:
