@@ -3,8 +3,10 @@
     python scripts/screenshots.py [--out screenshots]
 
 Starts a throwaway `mlflow server` (sqlite in a temp folder), logs a few real
-traces with the mlflow client (tests/trace_factory.py), runs the app headless
-at 160x48 and 80x24 and saves what it shows. PNGs need cairosvg (pip install
+traces with the mlflow client (tests/trace_factory.py), starts the protocol-faithful
+fake Ollama of tests/fake_ollama.py for the chat (real litellm talks to it over
+HTTP; its turns are traced into the same server), runs the app headless at
+160x48 and 80x24 and saves what it shows. PNGs need cairosvg (pip install
 cairosvg) or rsvg-convert; without either only the SVGs are written.
 """
 
@@ -18,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # trace_factory logs real traces with the mlflow client
@@ -61,21 +65,60 @@ def log_demo_traces(url: str) -> None:
     log_nested_trace(EXPERIMENT, prompt="Explain Qwen 2.5 in one paragraph.")
 
 
-async def shoot(url: str, out: Path, name: str, size: tuple[int, int], keys: tuple[str, ...] = ()) -> Path:
+CHAT_MODEL = "ollama_chat/qwen2.5:0.5b"
+CHAT_ANSWER = (
+    "**Qwen 2.5** is Alibaba's family of open language models, from `0.5b` to `72b`.\n\n"
+    "- small tags run on a laptop through Ollama\n"
+    "- every turn here is traced: Python → litellm → Ollama → Qwen\n\n"
+    "```python\nfrom litellm import completion\n```\n"
+)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A step of a shot: type `prompt` into the chat, send it, wait for the answer and its trace."""
+
+    prompt: str
+
+
+Step = str | Ask
+
+
+async def ask(pilot: Any, prompt: str) -> None:
+    app = pilot.app
+    await pilot.press(*prompt, "enter")
+    deadline = time.monotonic() + 120
+    while not app.chat_pane.answers or app.chat_pane.answers[-1].result is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the chat answer did not finish in time")
+        await pilot.pause(0.1)
+    trace_id = app.chat_pane.answers[-1].result.trace_id
+    while trace_id is not None and app.shown_trace_id != trace_id:  # follow mode shows the turn
+        if time.monotonic() > deadline:
+            raise SystemExit("the chat turn's trace was not shown in time")
+        await pilot.pause(0.1)
+
+
+async def shoot(
+    url: str, ollama_url: str, out: Path, name: str, size: tuple[int, int], steps: tuple[Step, ...] = ()
+) -> Path:
     from tracetui.config import TrackingSettings
     from tracetui.tracking.connection import Backend
     from tracetui.ui.app import make_app
 
     settings = TrackingSettings(tracking_uri=url, timeout_s=60)
-    app = make_app(settings, EXPERIMENT, None, None, None, Backend(url))
+    app = make_app(settings, EXPERIMENT, None, CHAT_MODEL, ollama_url, Backend(url))
     async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + 120
         while app.shown_trace_id is None or app.query_one("#span-detail").item is None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{name}: the app did not show a trace in time")
             await pilot.pause(0.1)
-        for key in keys:
-            await pilot.press(key)
+        for step in steps:
+            if isinstance(step, Ask):
+                await ask(pilot, step.prompt)
+            else:
+                await pilot.press(step)
             await pilot.pause(0.3)
         await pilot.pause(0.5)
         svg = out / f"{name}.svg"
@@ -84,19 +127,27 @@ async def shoot(url: str, out: Path, name: str, size: tuple[int, int], keys: tup
 
 
 async def main_async(out: Path, url: str) -> None:
-    shots: list[tuple[str, tuple[int, int], tuple[str, ...]]] = [
+    from fake_ollama import FakeAnswer, FakeOllama
+
+    # At 160x48 the chat prompt has focus: Esc leaves it so letters act as keys.
+    shots: list[tuple[str, tuple[int, int], tuple[Step, ...]]] = [
         ("viewer-160x48", (160, 48), ()),
+        ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
+        ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),
+        ("chat-80x24-its-trace", (80, 24), ("c", Ask("What is Qwen 2.5?"), "ctrl+t")),
         ("viewer-80x24", (80, 24), ()),
         ("viewer-80x24-zoomed-spans", (80, 24), ("enter", "z")),
-        ("viewer-160x48-hostile-trace", (160, 48), ("j", "j", "enter")),
-        ("viewer-160x48-error-trace", (160, 48), ("j", "j", "j", "enter", "j")),
+        ("viewer-160x48-hostile-trace", (160, 48), ("escape", "j", "j", "enter")),
+        ("viewer-160x48-error-trace", (160, 48), ("escape", "j", "j", "j", "enter", "j")),
         ("viewer-help", (80, 24), ("question_mark",)),
-        ("viewer-experiments", (160, 48), ("e",)),
+        ("viewer-experiments", (160, 48), ("escape", "e")),
     ]
-    for name, size, keys in shots:
-        svg = await shoot(url, out, name, size, keys)
-        png = to_png(svg)
-        print(svg, png or "(no PNG: install cairosvg or rsvg-convert)")
+    with FakeOllama() as fake:
+        for name, size, steps in shots:
+            fake.script(*[FakeAnswer.of_text(CHAT_ANSWER) for step in steps if isinstance(step, Ask)])
+            svg = await shoot(url, fake.url, out, name, size, steps)
+            png = to_png(svg)
+            print(svg, png or "(no PNG: install cairosvg or rsvg-convert)")
 
 
 def main() -> None:

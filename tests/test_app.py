@@ -215,7 +215,13 @@ async def test_a_10000_span_trace_opens(trace_server: str, experiment_name: str)
         assert len(tree.trace.spans) == 10_001
         await leave_prompt(pilot)
         await pilot.press("enter")  # into the tree, then scroll: the app stays responsive
-        await pilot.press(*["j"] * 20, "pagedown", "pagedown")
+        await wait_for(pilot, lambda: app.focused is tree, "Enter to focus the tree")
+        first_line = tree.cursor_line
+        await pilot.press(*["j"] * 20)  # vim keys move in the tree as in the list
+        assert tree.cursor_line == first_line + 20
+        await pilot.press("k")
+        assert tree.cursor_line == first_line + 19
+        await pilot.press("pagedown", "pagedown")
         await wait_for(pilot, lambda: detail_span_name(app) not in (None, "large"), "a child's details")
 
 

@@ -115,12 +115,14 @@ async def test_at_80x24_the_chat_starts_hidden_and_c_shows_it(
         await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the row")
         assert not app.chat_pane.display and app.focused is app.trace_list
         assert app.trace_list.region.height >= 8  # room for rows, not a sliver
-        await pilot.press("c")
+        await pilot.press("c")  # the chat takes the viewer's place, full width
+        await pilot.pause()
         assert app.chat_pane.display and isinstance(app.focused, PromptInput)
-        await pilot.press("escape")
-        assert app.focused is app.trace_list
-        await pilot.press("c")
-        assert not app.chat_pane.display
+        assert app.chat_pane.region.width == 80 and not app.trace_list.region
+        await pilot.press("escape")  # and Esc gives the viewer back
+        await pilot.pause()
+        assert not app.chat_pane.display and app.focused is app.trace_list
+        assert app.trace_list.region.width > 0
 
 
 async def test_the_palette_offers_the_chat_commands(trace_server: str, fake_ollama: FakeOllama) -> None:

@@ -38,7 +38,7 @@ from tracetui.ui.widgets.status_bar import CONNECTING, StatusBar
 from tracetui.ui.widgets.trace_list import TraceList
 
 DEFAULT_POLL_INTERVAL_S = 1.0
-CHAT_MIN_WIDTH = 100  # below this many columns the chat pane starts hidden (`c` shows it)
+CHAT_MIN_WIDTH = 100  # below this many columns the chat starts hidden; `c` swaps it with the viewer
 SIDE_BY_SIDE_MIN_WIDTH = 80  # the span tree and detail sit side by side when the right column is this wide
 SHORT_MAX_HEIGHT = 31  # at this many rows or fewer the list and the spans share the height evenly
 
@@ -179,10 +179,17 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
     def on_resize(self) -> None:
         self.apply_layout()
 
+    @property
+    def narrow_screen(self) -> bool:
+        """Too narrow for the chat beside the viewer: `c` switches between the two, each full width."""
+        return self.size.width < CHAT_MIN_WIDTH
+
     def apply_layout(self) -> None:
         """Chat shown or hidden; the span detail beside the tree, or under it when the column is narrow."""
         chat_shown = self.chat_shown
         self.chat_pane.display = chat_shown
+        self.query_one("#right").display = not (chat_shown and self.narrow_screen)
+        self.set_class(chat_shown and self.narrow_screen, "chat-only")
         right_width = self.size.width * (5 / 7 if chat_shown else 1)
         self.set_class(right_width < SIDE_BY_SIDE_MIN_WIDTH, "narrow")
         self.set_class(self.size.height <= SHORT_MAX_HEIGHT, "short")

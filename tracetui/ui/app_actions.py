@@ -113,7 +113,10 @@ class KeyActions(_Base):
             self.trace_list.focus()
             event.stop()
         elif self.chat_pane.input.has_focus and not self.chat_pane.answering:
-            # Esc stops a streaming answer (the chat pane's binding); otherwise it leaves the prompt.
+            # Esc stops a streaming answer (the chat pane's binding); otherwise it leaves the prompt,
+            # and on a narrow screen goes back to the viewer.
+            if self.narrow_screen and self.screen.maximized is None:
+                self.chat_shown = False
             self.trace_list.focus()
             event.stop()
 
@@ -140,7 +143,7 @@ class KeyActions(_Base):
     # -- panes -------------------------------------------------------------------------------
 
     def action_toggle_chat(self) -> None:
-        """Show or hide the chat pane (hidden by default on narrow terminals)."""
+        """Show or hide the chat (hidden at first on a narrow screen, where it swaps with the viewer)."""
         self.chat_shown = not self.chat_shown
         if self.chat_shown:
             self.chat_pane.focus_input()
@@ -176,6 +179,8 @@ class KeyActions(_Base):
             self.screen.maximize(target, container=False)
             self.chat_pane.focus_input()
             return True
+        if self.narrow_screen and self.chat_shown:
+            self.chat_shown = False  # the chat and the viewer take turns on a narrow screen
         self.screen.maximize(target, container=False)
         focusable = (
             target

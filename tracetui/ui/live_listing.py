@@ -197,7 +197,10 @@ class LiveListing(_Base):
         self.status.retry_in_s = None
         self.status.last_poll = message.polled_at
         self.status.trace_count = table.row_count
-        self.query_one("#traces-pane").border_title = f"Traces — {table.row_count}"
+        title = f"Traces — {table.row_count}"
+        pane = self.query_one("#traces-pane")
+        if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
+            pane.border_title = title
         self.after_rows_changed(message.changed)
         self.arm_poll(self.poll_interval_s)
 
@@ -282,6 +285,9 @@ class LiveListing(_Base):
         message.stop()
         if not self.is_running:
             return
+        if self.narrow_screen and self.chat_shown and self.screen.maximized is None:
+            self.chat_shown = False  # on a narrow screen the viewer takes the chat's place
+            self.span_tree.focus()
         if not self.trace_list.select_trace(message.trace_id):
             self.open_when_listed = message.trace_id
             self.poll_now()  # a turn's trace is usually one poll away

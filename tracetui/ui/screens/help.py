@@ -10,18 +10,23 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS: tuple[tuple[str, str], ...] = (
-    ("↑ ↓  j k", "move in the list or the tree"),
+    ("↑ ↓  j k  g G", "move in the list or the tree"),
     ("Enter", "open the highlighted trace (tree and span details)"),
     ("Tab  Shift+Tab", "next / previous pane (chat, traces, spans, details)"),
-    ("z", "zoom the focused pane to the whole screen, again to restore"),
+    ("z", "zoom the focused pane; again to restore"),
+    ("c", "show / hide the chat (starts hidden under 100 columns)"),
+    ("i", "go to the chat prompt"),
+    ("Esc", "in the prompt: stop the answer, else leave the prompt"),
+    ("Ctrl+T", "in the chat: open the last answer's trace"),
+    ("Ctrl+O", "in the chat: pick the model"),
     ("f", "follow mode: always show the newest trace"),
     ("p", "pause: stop polling the server"),
-    ("/", "filter with MLflow syntax, e.g. status = 'ERROR'  (empty clears)"),
+    ("/", "filter, MLflow syntax: status = 'ERROR' (empty clears)"),
     ("e", "switch experiment"),
     ("r", "poll now"),
     ("Ctrl+P", "command palette (themes, all commands)"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q", "quit (in the prompt or filter, letters are typed)"),
 )
 
 

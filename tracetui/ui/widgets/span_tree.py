@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from rich.style import Style
 from rich.text import Text
 from textual import on
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets._tree import TOGGLE_STYLE, TreeNode
@@ -96,6 +97,14 @@ class SpanTree(Tree[SpanNodeData]):
     AUTO_EXPAND_DEPTH = 60  # and how deep it goes (Tree builds its lines recursively)
 
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"span-tree--bar", "span-tree--error"}
+    # Vim keys as in the trace list; Tree's own arrows, Enter and space stay.
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
     DEFAULT_CSS = """
     SpanTree {
         scrollbar-size-horizontal: 0;
