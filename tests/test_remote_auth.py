@@ -238,10 +238,11 @@ def test_cli_denied_experiment_says_permission_denied(world: AuthWorld, tmp_path
 
 async def test_tui_denied_experiment_says_permission_denied(world: AuthWorld) -> None:
     app = _app(world.url, _env(username=USER, password=PASSWORD), world.denied_experiment)
-    async with app.run_test(size=(120, 32)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:  # no chat prompt at 80 columns to take keys
         await wait_for(pilot, lambda: app.status.sentence.startswith("Permission denied"), "the sentence")
         assert f"user {USER}" in app.status.sentence
         await pilot.press("question_mark")  # still answering keys
+        assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
         assert app.is_running
 

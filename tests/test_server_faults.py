@@ -21,7 +21,7 @@ from test_app import wait_for
 from test_remote_auth import run_cli
 from trace_factory import OpenTrace, log_many_traces
 
-import tracetui.ui.app as app_module
+import tracetui.ui.live_listing as live_listing
 from tracetui.cli import main
 from tracetui.config import TrackingSettings
 from tracetui.tracking.connection import Backend
@@ -109,7 +109,7 @@ async def test_killed_server_backs_off_then_recovers_without_losing_rows(
     own_server: LocalMlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A low cap, so the test sees the delays reach it within a few seconds (the app's is 30 s).
-    monkeypatch.setattr(app_module, "MAX_RETRY_S", 1.6)
+    monkeypatch.setattr(live_listing, "MAX_RETRY_S", 1.6)
     experiment = f"restart-{uuid.uuid4().hex[:8]}"
     before = log_many_traces(experiment, 3, tracking_uri=own_server.url, name="before")
     app = _app(own_server.url, experiment, timeout_s=5)
@@ -149,7 +149,8 @@ async def test_killed_server_backs_off_then_recovers_without_losing_rows(
 async def test_silent_server_times_out_while_keys_still_work() -> None:
     with FaultServer("hang") as server:
         app = _app(server.url, "whatever", timeout_s=8)
-        async with app.run_test(size=(120, 32)) as pilot:
+        # 80x24, as over SSH: the chat pane is hidden there, so keys go to the viewer.
+        async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: server.request_count >= 1, "the first request")
             # The request is still waiting for an answer, and the app answers keys meanwhile.
             await pilot.press("p")
