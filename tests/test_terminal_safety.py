@@ -9,6 +9,7 @@ keyboard only.
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pty_app import PtyApp, terminal_env
-from trace_factory import HOSTILE_NAME, log_hostile_trace, log_nested_trace, use_server
+from rich.console import Console
+from trace_factory import (
+    HOSTILE_NAME,
+    HOSTILE_STRINGS,
+    log_hostile_trace,
+    log_nested_trace,
+    use_server,
+)
+
+from tracetui.ui.safe_text import safe, safe_content, safe_content_line, safe_line
 
 # The hostile payloads exactly as the trace carries them (see trace_factory.HOSTILE_STRINGS).
 FORBIDDEN = {
@@ -129,3 +141,34 @@ def test_usable_over_ssh_at_80x24_by_keyboard(hostile: Hostile, term: str, env: 
     else:
         assert chromatic_colours(written)  # the check above does see colour where it is allowed
     assert HOSTILE_NAME.encode() not in written
+
+
+# --- the UI's text helpers, fuzzed down to the bytes a terminal receives --------------------
+
+# ESC, C0 controls but newline and tab, DEL, C1 controls, bidi embeddings/overrides/isolates, line separators.
+TERMINAL_ACTIVE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+SGR = re.compile("\x1b\\[[0-9;]*m")  # colour and style: the only escapes a Console may write here
+hostile_text = st.text(
+    alphabet=st.one_of(
+        st.characters(),
+        st.sampled_from(["\x1b", "\x07", "\x9b", "\u202e", "\u2066", "[", "]", "/", "\r", "\n"]),
+    )
+) | st.sampled_from(list(HOSTILE_STRINGS.values()))
+
+
+def _printed(renderable: Any) -> str:
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=60)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_text, st.integers(min_value=1, max_value=80))
+def test_safe_text_helpers_print_nothing_terminal_active(text: str, width: int) -> None:
+    for renderable in (safe(text), safe_line(text, width), safe(text, style="bold red")):
+        printed = SGR.sub("", _printed(renderable))
+        assert TERMINAL_ACTIVE.search(printed) is None, repr(printed)
+    for content in (safe_content(text), safe_content_line(text, width)):
+        assert TERMINAL_ACTIVE.search(content.plain.replace("\n", "")) is None
