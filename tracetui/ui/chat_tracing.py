@@ -10,6 +10,10 @@ a turn is still answered and says why it was not traced.
 The sink is called from a worker thread (`ChatSession` writes traces off the
 event loop); the target is swapped as one tuple, so a turn sees either the old
 target or the new one, never half of each.
+
+A turn the server cannot take (down, time-out, 5xx, credentials refused)
+waits in the outbox of its target (`tracetui.chat.outbox`): `pending_count()`
+is cheap enough for every poll, `deliver_pending()` does I/O (a thread worker).
 """
 
 from __future__ import annotations
@@ -40,18 +44,40 @@ class WatchedExperimentSink:
         return self._target
 
     def __call__(self, record: TurnRecord) -> str:
-        from tracetui.chat.trace_writer import TraceNotLogged, TurnTracer  # httpx + mlflow protos: lazy
+        from tracetui.chat.trace_writer import TraceNotLogged  # httpx + mlflow protos: lazy
 
         target = self._target
         if target is None:
             raise TraceNotLogged("The tracking server is not connected yet, so this turn was not traced.")
+        return self._tracer_for(target)(record)
+
+    def _tracer_for(self, target: tuple[str, str]) -> Any:
+        from tracetui.chat.outbox import with_outbox
+        from tracetui.chat.trace_writer import TurnTracer
+
         with self._lock:
             tracer = self._tracers.get(target)
             if tracer is None:
                 base_url, experiment_id = target
                 settings = dataclasses.replace(self.settings, tracking_uri=base_url)
-                tracer = self._tracers[target] = TurnTracer(settings, experiment_id)
-        return tracer(record)
+                tracer = self._tracers[target] = with_outbox(TurnTracer(settings, experiment_id))
+            return tracer
+
+    def pending_count(self) -> int:
+        """Turns waiting on disk to be traced into the watched experiment. Cheap: lists one folder."""
+        from tracetui.chat.outbox import Outbox
+
+        target = self._target
+        return 0 if target is None else Outbox(*target).pending_count()
+
+    def deliver_pending(self) -> Any:
+        """Send the waiting turns of the watched experiment: a `Delivery`. Blocking: call from a thread."""
+        target = self._target
+        if target is None:
+            from tracetui.chat.outbox import Delivery
+
+            return Delivery(0, 0)
+        return self._tracer_for(target).deliver_pending()
 
     def close(self) -> None:
         with self._lock:
