@@ -44,6 +44,7 @@ class StatusBar(Static):
     filter_string: reactive[str] = reactive("")
     sentence: reactive[str] = reactive("")
     sentence_is_error: reactive[bool] = reactive(False)
+    turns_waiting: reactive[int] = reactive(0)  # chat turns in the outbox, not traced yet
 
     def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -73,6 +74,9 @@ class StatusBar(Static):
             modes.append(f"filter: {one_line(self.filter_string, 40)}")
         server = one_line(self.server or "no server yet", 80)
         parts: dict[str, Text] = {"connection": self._connection_text()}
+        if self.turns_waiting:
+            turns = f"{self.turns_waiting} turn{'' if self.turns_waiting == 1 else 's'}"
+            parts["waiting"] = Text(f"⏳ {turns} waiting to be traced", style="yellow", end="")
         if self.experiment:
             parts["experiment"] = Text(one_line(self.experiment, 40), style="bold", end="")
         if self.trace_count is not None:
@@ -88,6 +92,7 @@ class StatusBar(Static):
             ("server", Text(short_server(server), end="")),  # "MLflow at http://h:5000" -> "h:5000"
             ("count", None),  # the Traces pane's title has the count too
             ("server", None),
+            ("waiting", Text(f"⏳ {self.turns_waiting} waiting", style="yellow", end="")),
             ("polled", None),
         )
         line = self._join(parts)
