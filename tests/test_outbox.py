@@ -24,7 +24,9 @@ import pytest
 from chat_turns import turn_record
 from fake_ollama import FakeOllama
 from fault_servers import FaultServer, kill_server
+from test_chat_pane import ChatHost, ask_and_finish, closed_port_url, screen_text, wait_for
 from test_chat_tracing import HOPS, fetch_trace, hop_chain
+from textual.app import ComposeResult
 
 from tracetui.chat.outbox import Outbox, OutboxTracer, state_dir, target_key, with_outbox
 from tracetui.chat.record import TurnRecord
@@ -32,6 +34,8 @@ from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
 from tracetui.tracking.local_server import LocalMlflowServer, free_loopback_port
+from tracetui.ui.widgets.chat_pane import ChatPane
+from tracetui.ui.widgets.status_bar import StatusBar
 
 pytest_plugins = ["fake_ollama"]
 
@@ -330,3 +334,51 @@ def test_ask_queues_the_turn_when_the_server_is_down_and_sends_it_with_the_next(
     assert "Also traced 1 earlier turn(s) that were waiting." in done.stderr
     assert outbox.pending_count() == 0
     _assert_complete(own_server.url, waiting.stem, "Queued answer.")
+
+
+class WaitingHost(ChatHost):
+    """The chat pane alone, with a status bar fed as the app feeds it."""
+
+    def __init__(self, session: ChatSession) -> None:
+        super().__init__(session)
+        self.waiting: list[ChatPane.TurnsWaiting] = []
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield StatusBar()
+
+    def on_chat_pane_turns_waiting(self, message: ChatPane.TurnsWaiting) -> None:
+        self.waiting.append(message)
+        self.query_one(StatusBar).turns_waiting = message.count
+
+
+async def test_the_chat_pane_and_status_bar_show_the_waiting_turns_until_delivered(
+    own_server: LocalMlflowServer, fake_ollama: FakeOllama, state: Path
+) -> None:
+    down = _outboxed(closed_port_url(), "pane")
+    session = ChatSession(model="ollama_chat/qwen2.5", ollama_url=fake_ollama.url, tracer=down)
+    host = WaitingHost(session)
+    async with host.run_test(size=(120, 30)) as pilot:
+        fake_ollama.script("Kept for later.")
+        answer = await ask_and_finish(pilot, "later?")
+        await wait_for(pilot, lambda: host.pane.turns_waiting == 1, "the waiting count")
+        assert answer.result.queued
+        text = screen_text(host)
+        assert "⏳ 1 turn waiting to be traced" in text.split("\n")[0]  # the pane's model line
+        flowing = " ".join(text.split())  # the banner wraps
+        assert "not traced yet, 1 turn waiting, will be sent when the server is back" in flowing
+        assert "⏳ 1 turn waiting to be traced" in host.query_one(StatusBar).render().plain
+
+        # The same turn waiting for a server that answers: the app's poll loop calls this.
+        (record,) = _records(down)
+        up = _outboxed(own_server.url, "pane")
+        up.outbox.put(record)
+        session.tracer = up
+        host.pane.deliver_waiting()
+        await wait_for(pilot, lambda: any(m.delivered for m in host.waiting), "the delivery")
+        await wait_for(pilot, lambda: host.pane.turns_waiting == 0, "the count to clear")
+        assert "waiting to be traced" not in screen_text(host) and up.pending_count() == 0
+        assert "waiting" not in host.query_one(StatusBar).render().plain
+    _assert_complete(own_server.url, record.trace_id, "Kept for later.")
+    down.close()
+    up.close()

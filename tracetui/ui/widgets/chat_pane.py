@@ -9,7 +9,10 @@ and the Markdown gets one full update to repair anything left open.
 
 Messages for the app: `ChatPane.ShowTrace` (the same class as
 `tracetui.ui.messages.ShowTrace`, handled by `on_show_trace`) and
-`ChatPane.TurnFinished` (a turn ended; its trace may now be in the list).
+`ChatPane.TurnFinished` (a turn ended; its trace may now be in the list) and
+`ChatPane.TurnsWaiting` (how many turns wait in the outbox to be traced, after a
+turn or a delivery; `delivered` > 0 means traces just arrived on the server).
+The app calls `deliver_waiting()` from its poll loop while the server answers.
 """
 
 from __future__ import annotations
@@ -100,6 +103,15 @@ class ChatPane(Vertical):
             super().__init__()
             self.result = result
 
+    class TurnsWaiting(Message):
+        """`count` turns wait on disk to be traced, `delivered` were just sent, `sentence`: why some wait."""
+
+        def __init__(self, count: int, delivered: int = 0, sentence: str | None = None) -> None:
+            super().__init__()
+            self.count = count
+            self.delivered = delivered
+            self.sentence = sentence
+
     class ModelChanged(Message):
         def __init__(self, model: str) -> None:
             super().__init__()
@@ -119,6 +131,7 @@ class ChatPane(Vertical):
     """
 
     answering: reactive[bool] = reactive(False)
+    turns_waiting: reactive[int] = reactive(0)  # in the outbox, shown on the model line
 
     def __init__(
         self,
@@ -178,9 +191,32 @@ class ChatPane(Vertical):
 
     def _show_model(self) -> None:
         label = model_label(self.session.model)
-        self.query_one("#chat-model", Static).update(
-            Content.assemble(("model ", "dim"), (make_visible(label, keep_newlines=False), "bold"))
-        )
+        line = Content.assemble(("model ", "dim"), (make_visible(label, keep_newlines=False), "bold"))
+        if self.turns_waiting:
+            turns = f"{self.turns_waiting} turn{'' if self.turns_waiting == 1 else 's'}"
+            line = Content.assemble(line, ("  ⏳ ", ""), (f"{turns} waiting to be traced", "$warning"))
+        self.query_one("#chat-model", Static).update(line)
+
+    def watch_turns_waiting(self) -> None:
+        if self.is_mounted:
+            self._show_model()
+
+    def pending_count(self) -> int:
+        """Turns waiting in the outbox of the session's trace writer (0 without one). Cheap."""
+        count = getattr(self.session.tracer, "pending_count", None)
+        return count() if count is not None else 0
+
+    @work(thread=True, exclusive=True, group="outbox", exit_on_error=False)
+    def deliver_waiting(self) -> None:
+        """Send the turns waiting in the outbox (a thread: it writes over HTTP), when there are any."""
+        deliver = getattr(self.session.tracer, "deliver_pending", None)
+        if deliver is None or not self.pending_count():
+            return
+        delivery = deliver()
+        self.post_message(self.TurnsWaiting(delivery.waiting, delivery.delivered, delivery.sentence))
+
+    def on_chat_pane_turns_waiting(self, message: TurnsWaiting) -> None:
+        self.turns_waiting = message.count  # the message goes on to the app (status bar, poll now)
 
     def watch_answering(self, answering: bool) -> None:
         if self.is_mounted:
@@ -233,6 +269,9 @@ class ChatPane(Vertical):
         self._turn = None
         self.answering = False
         self.post_message(self.TurnFinished(result))
+        waiting = result.waiting if result.waiting is not None else self.pending_count()
+        if waiting or self.turns_waiting:  # a traced turn also sends the waiting ones
+            self.post_message(self.TurnsWaiting(waiting))
         return result
 
     @on(Worker.StateChanged)
