@@ -132,15 +132,16 @@ async def main_async(out: Path, url: str) -> None:
     # At 160x48 the chat prompt has focus: Esc leaves it so letters act as keys.
     shots: list[tuple[str, tuple[int, int], tuple[Step, ...]]] = [
         ("viewer-160x48", (160, 48), ()),
-        ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
-        ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),
-        ("chat-80x24-its-trace", (80, 24), ("c", Ask("What is Qwen 2.5?"), "ctrl+t")),
         ("viewer-80x24", (80, 24), ()),
         ("viewer-80x24-zoomed-spans", (80, 24), ("enter", "z")),
         ("viewer-160x48-hostile-trace", (160, 48), ("escape", "j", "j", "enter")),
         ("viewer-160x48-error-trace", (160, 48), ("escape", "j", "j", "j", "enter", "j")),
         ("viewer-help", (80, 24), ("question_mark",)),
         ("viewer-experiments", (160, 48), ("escape", "e")),
+        # Last: each chat turn adds a trace, which would move the rows the shots above select.
+        ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
+        ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),
+        ("chat-80x24-its-trace", (80, 24), ("c", Ask("What is Qwen 2.5?"), "ctrl+t")),
     ]
     with FakeOllama() as fake:
         for name, size, steps in shots:
