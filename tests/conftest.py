@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 # Log traces synchronously in fixtures: the async exporter drops traces when its queue fills.
 os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+# The chat outbox and clipboard fallbacks write state; keep it out of the real home folder.
+os.environ["TRACETUI_STATE_DIR"] = tempfile.mkdtemp(prefix="tracetui-state-")
+os.environ["XDG_STATE_HOME"] = os.environ["TRACETUI_STATE_DIR"]
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tracetui-cache-")
 
 
 @pytest.fixture(scope="session")

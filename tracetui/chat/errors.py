@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracetui.chat.ollama import not_pulled_sentence, not_running_sentence, ollama_model_tag
 from tracetui.chat.wire import WireRecord
+from tracetui.tracking.errors import redact_text
 
 _MAX_DETAIL = 200
 
@@ -20,13 +21,15 @@ def _detail(exc: BaseException) -> str:
     for marker in ("Exception - ", "Error: "):
         if marker in message:
             message = message.rsplit(marker, 1)[1]
-    return one_line(message) or type(exc).__name__
+    return one_line(redact_text(message)) or type(exc).__name__
 
 
 def sentence_for(exc: BaseException, *, model: str, api_base: str | None, wire: WireRecord | None) -> str:
     """The sentence shown for a failed turn. `wire` tells what Ollama really answered."""
     tag = ollama_model_tag(model)
     name = type(exc).__name__
+    # An Ollama URL may carry user:password@; no sentence may show it.
+    api_base = redact_text(api_base) if api_base else None
     if wire is not None and wire.error_line is not None and wire.status_code == 200:
         return (
             f"The model stopped in the middle of its answer: {one_line(wire.error_line)}. "

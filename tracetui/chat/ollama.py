@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from tracetui.config import ollama_url as resolve_ollama_url
+from tracetui.tracking.errors import redact_text
 
 OLLAMA_PROVIDERS = ("ollama_chat", "ollama")
 
@@ -33,7 +34,7 @@ class ModelNotPulled(OllamaError):
 
 
 def not_running_sentence(url: str) -> str:
-    return f"Ollama is not running at {url}. Start it with `ollama serve`."
+    return f"Ollama is not running at {redact_text(url)}. Start it with `ollama serve`."
 
 
 def not_pulled_sentence(model_tag: str) -> str:

@@ -6,7 +6,11 @@ through `redact_url` before they are put in a message.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+# "scheme://user:password@" anywhere in a text, e.g. inside a library's error message.
+_USERINFO_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 def redact_url(url: str) -> str:
@@ -21,6 +25,11 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """`text` with the user:password@ part of every URL in it removed."""
+    return _USERINFO_IN_TEXT.sub(r"\g<scheme>", text)
 
 
 class TrackingError(Exception):
