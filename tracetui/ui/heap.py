@@ -12,10 +12,12 @@ answer segments live on anyway, so freezing them loses nothing.
 
 Where it is called (by the chat pane): after litellm is imported, after each
 finished Markdown segment of a streaming answer, and after each turn (which
-also covers the trace writer's imports). Measured with bench/bench_ui.py (d)'s
-2,000-token Markdown answer on a loaded 2-core machine, median of 3 runs of the
-largest event-loop stall: settling at all three points 0.94 s; only once after
-the litellm import 2.13 s; never 5.93 s. So the per-segment calls stay.
+also covers the trace writer's imports). Measured with bench/bench_chat_pane.py's
+one-pane host and its 2,000-word Markdown answer on a 2-core machine at load ~12,
+median of 3 runs of the largest event-loop stall: settling at all three points
+0.94 s; only once after the litellm import 2.13 s; never 5.93 s. So the
+per-segment calls stay. `bench/bench_ui.py --only d --heap-variants` repeats
+the comparison in the whole app.
 
 `release_heap` undoes the freeze when the conversation is cleared, so the
 collector can reclaim the removed answers.
