@@ -23,17 +23,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import ContentSwitcher, Footer, Input
 
 from tracetui.chat.session import ChatSession
 from tracetui.config import TrackingSettings
 from tracetui.tracking.models import Experiment
 from tracetui.ui.app_actions import KeyActions
 from tracetui.ui.chat_tracing import WatchedExperimentSink
+from tracetui.ui.feature_actions import FEATURE_BINDINGS, FeatureActions
 from tracetui.ui.live_listing import LiveListing
 from tracetui.ui.widgets.chat_pane import ChatPane
+from tracetui.ui.widgets.sequence_view import SequenceView
 from tracetui.ui.widgets.span_detail import SpanDetail
 from tracetui.ui.widgets.span_tree import SpanTree
+from tracetui.ui.widgets.stats_bar import StatsBar
 from tracetui.ui.widgets.status_bar import CONNECTING, StatusBar
 from tracetui.ui.widgets.trace_list import TraceList
 
@@ -41,6 +44,7 @@ DEFAULT_POLL_INTERVAL_S = 1.0
 CHAT_MIN_WIDTH = 100  # below this many columns the chat starts hidden; `c` swaps it with the viewer
 SIDE_BY_SIDE_MIN_WIDTH = 80  # the span tree and detail sit side by side when the right column is this wide
 SHORT_MAX_HEIGHT = 31  # at this many rows or fewer the list and the spans share the height evenly
+STATS_MIN_HEIGHT = 40  # the 3-row stats bar shows from this many rows: at 24 it would leave 4 list rows
 
 
 class Pane(Vertical):
@@ -49,7 +53,7 @@ class Pane(Vertical):
     ALLOW_MAXIMIZE = True
 
 
-class TraceTuiApp(LiveListing, KeyActions, App[int]):
+class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
     """The dashboard. Build it with `make_app`; `run_app` runs it for the command line."""
 
     CSS_PATH = "app.tcss"
@@ -70,6 +74,8 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
         Binding("c", "toggle_chat", "Chat"),
         Binding("i", "focus_chat", "Ask", show=False),
         Binding("r", "poll_now", "Poll now", show=False),
+        # s + S x y w (feature_actions.py); none of them is taken above.
+        *FEATURE_BINDINGS,
     ]
 
     def __init__(
@@ -129,6 +135,8 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
         )
         self.trace_list = TraceList(id="traces", tz=self.tz, clock=self.clock)
         self.span_tree = SpanTree(id="span-tree")
+        self.sequence_view = SequenceView(id="sequence")
+        self.stats_bar = StatsBar(id="stats")
         self.span_detail = SpanDetail(id="span-detail")
         self.status = StatusBar(id="status", tz=self.tz)
         with Horizontal(id="main"):
@@ -137,9 +145,12 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
                 with Pane(id="traces-pane"):
                     yield self.filter_box
                     yield self.trace_list
+                    yield self.stats_bar
                 with Horizontal(id="spans-pane"):
                     with Pane(id="tree-pane"):
-                        yield self.span_tree
+                        with ContentSwitcher(id="tree-switcher", initial="span-tree"):
+                            yield self.span_tree
+                            yield self.sequence_view
                     with Pane(id="detail-pane"):
                         yield self.span_detail
         yield self.status
@@ -193,6 +204,7 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
         right_width = self.size.width * (5 / 7 if chat_shown else 1)
         self.set_class(right_width < SIDE_BY_SIDE_MIN_WIDTH, "narrow")
         self.set_class(self.size.height <= SHORT_MAX_HEIGHT, "short")
+        self.stats_bar.display = self.size.height >= STATS_MIN_HEIGHT
 
     # -- the chat ----------------------------------------------------------------------------
 
@@ -215,6 +227,14 @@ class TraceTuiApp(LiveListing, KeyActions, App[int]):
         yield SystemCommand("Zoom pane", "Zoom the focused pane, or restore the layout (z)", self.action_zoom)
         yield SystemCommand("Show / hide chat", "Toggle the chat pane (c)", self.action_toggle_chat)
         yield SystemCommand("Poll now", "Fetch the trace list at once (r)", self.action_poll_now)
+        yield SystemCommand(
+            "Sequence / tree", "The trace as a sequence diagram, or back (s)", self.action_toggle_sequence
+        )
+        yield SystemCommand("Feedback", "Thumbs up or down on the trace (+)", self.action_feedback)
+        yield SystemCommand("Sessions", "Resume a past chat session (S)", self.action_sessions)
+        yield SystemCommand("Export trace", "Save the trace as JSON (x)", self.action_export_trace)
+        yield SystemCommand("Copy trace id", "To the clipboard (y)", self.action_copy_trace_id)
+        yield SystemCommand("Open in MLflow", "The trace's web UI link (w)", self.action_open_web)
         yield SystemCommand("Key help", "Every key tracetui answers to (?)", self.action_help)
         yield from self.chat_pane.system_commands()
 

@@ -130,6 +130,7 @@ class LiveListing(_Base):
             self.chat_sink.watch(self.backend.base_url, message.experiment.experiment_id)
         if self.initial_trace_id is None or self.shown_trace_id != self.initial_trace_id:
             self.span_tree.clear_trace()
+            self.sequence_view.clear_trace()
             self.span_detail.clear_span()
             self.shown_trace_id = self.wanted_trace_id = None
         self.poll_now(replace=True)
@@ -187,6 +188,8 @@ class LiveListing(_Base):
             return  # from a list we no longer show (experiment or filter changed meanwhile)
         table = self.trace_list
         table.apply(message.added, message.changed, replace=message.replace, follow=self.follow)
+        if message.replace or message.added or message.changed:  # an idle poll redraws nothing
+            self.update_stats()
         if message.replace and self.experiment is not None and not adopted:
             count = table.row_count
             self.status.say(f"Experiment {one_line(self.experiment.name, 60)}: {count} traces listed.")
@@ -253,7 +256,10 @@ class LiveListing(_Base):
         self.wanted_trace_id = self.shown_trace_id = trace_id
         self.trace_failures = 0
         self.span_tree.show_trace(message.trace)
-        self.query_one("#tree-pane").border_title = f"Spans — {len(message.trace.spans)}"
+        self.sequence_view.show_trace(message.trace)
+        self.query_one("#tree-pane").border_title = (
+            "Sequence" if self.sequence_shown else f"Spans — {len(message.trace.spans)}"
+        )
 
     def retry_trace_later(self) -> None:
         """A failed fetch (a timeout on a huge trace, a dropped connection) is tried again, backing off."""

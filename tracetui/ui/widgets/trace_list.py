@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TraceInfo
+from tracetui.ui.screens.feedback import feedback_mark
 from tracetui.visible import one_line
 
 NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
@@ -30,6 +31,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("time", "time", 8),
     ("name", "name", 20),
     ("state", "state", 9),
+    ("fb", "fb", 2),  # 👍 / 👎: the feedback vote in force (the `+` key)
     ("duration", "duration", 8),
     ("tokens", "tokens in→out", 13),
     ("preview", "request", 60),
@@ -94,6 +96,7 @@ def row_cells(info: TraceInfo, tz: tzinfo | None, now: datetime) -> dict[str, Te
         "time": TimeCell(format_time(info.request_time_ms, tz, now), info.request_time_ms, info.trace_id),
         "name": Text(one_line((info.name or info.trace_id)[:400], 40), no_wrap=True, end=""),
         "state": state_cell(info.state),
+        "fb": feedback_mark(info),
         "duration": Text(format_duration(info.execution_duration_ms), justify="right", end=""),
         "tokens": Text(format_tokens(info), end=""),
         # Only the head of a long preview is flattened: the cell shows a line of it.

@@ -1,0 +1,64 @@
+# ruff: noqa: F811 - pytest fixtures imported from trace_factory are test parameters
+"""Issue 6's feature keys in the whole app against a real MLflow server (sequence, feedback, copy).
+
+The widgets themselves are tested in test_feature_widgets.py; this checks the app wires them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_app import app_for, leave_prompt, wait_for
+from textual.widgets import ContentSwitcher
+from trace_factory import (  # noqa: F401 - trace_server and experiment_name are fixtures
+    experiment_name,
+    log_nested_trace,
+    trace_server,
+)
+
+from tracetui.config import TrackingSettings
+from tracetui.tracking.client import TrackingClient
+from tracetui.tracking.feedback import current_feedback, thumbs
+from tracetui.ui.screens.feedback import FeedbackScreen
+
+
+@pytest.fixture()
+def no_local_clipboard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Like an SSH session: no display and no clipboard tool, the fallback file under tmp_path."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+async def test_sequence_feedback_and_copy_keys_in_the_app(
+    trace_server: str, experiment_name: str, no_local_clipboard: None
+) -> None:
+    trace_id = log_nested_trace(experiment_name, prompt="vote on me")
+    app = app_for(trace_server, experiment_name)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.shown_trace_id == trace_id, "the logged trace's tree")
+        await leave_prompt(pilot)
+
+        await pilot.press("s")
+        switcher = app.query_one("#tree-switcher", ContentSwitcher)
+        assert switcher.current == "sequence"
+        assert app.sequence_view.trace is not None and app.sequence_view.trace.info.trace_id == trace_id
+        assert app.query_one("#tree-pane").border_title == "Sequence"
+
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: isinstance(app.screen, FeedbackScreen), "the feedback screen")
+        await pilot.press("plus", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FeedbackScreen), "the vote to be stored")
+        await wait_for(
+            pilot, lambda: str(app.trace_list.get_cell(trace_id, "fb")) == "👍", "the list's fb column"
+        )
+
+        await pilot.press("y")
+        assert app.clipboard == trace_id
+        await app.workers.wait_for_complete()
+
+    async with TrackingClient(TrackingSettings(tracking_uri=trace_server), trace_server) as client:
+        trace = await client.get_trace(trace_id)
+    assert thumbs(current_feedback(trace.info)) is True
