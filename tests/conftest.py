@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,20 +25,27 @@ os.environ["XDG_STATE_HOME"] = os.environ["TRACETUI_STATE_DIR"]
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tracetui-cache-")
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlflowServer]:
-    """A real MLflow tracking server (sqlite, one worker) for the whole test session."""
-    root: Path = tmp_path_factory.mktemp("mlflow")
+@contextmanager
+def running_server(root: Path, **options: Any) -> Iterator[LocalMlflowServer]:
+    """A real `mlflow server` over a sqlite store in `root`, stopped (whole process group) on exit."""
     server = LocalMlflowServer(
         f"sqlite:///{root / 'mlflow.db'}",
         artifacts_destination=str(root / "artifacts"),
         log_path=root / "server.log",
+        **options,
     )
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlflowServer]:
+    """A real MLflow tracking server (sqlite, one worker) for the whole test session."""
+    with running_server(tmp_path_factory.mktemp("mlflow")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +69,8 @@ def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         f"admin_username = {AUTH_ADMIN_USER}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
     )
-    server = LocalMlflowServer(
-        f"sqlite:///{root / 'mlflow.db'}",
-        artifacts_destination=str(root / "artifacts"),
+    with running_server(
+        root,
         app_name="basic-auth",
         extra_env={
             "MLFLOW_AUTH_CONFIG_PATH": str(config),
@@ -70,13 +78,8 @@ def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
             # The auth app refuses to start without a fixed key for CSRF protection.
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "tracetui-tests-only",
         },
-        log_path=root / "server.log",
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

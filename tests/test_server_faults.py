@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import running_server
 from fault_servers import FaultServer, kill_server
 from test_app import wait_for
 from test_remote_auth import run_cli
@@ -35,17 +36,8 @@ RESTART_WAIT_S = 240.0  # a restart takes 10-50 s on this shared machine; this b
 
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlflowServer]:
-    root: Path = tmp_path_factory.mktemp("mlflow-faults")
-    server = LocalMlflowServer(
-        f"sqlite:///{root / 'mlflow.db'}",
-        artifacts_destination=str(root / "artifacts"),
-        log_path=root / "server.log",
-    )
-    server.start()
-    try:
+    with running_server(tmp_path_factory.mktemp("mlflow-faults")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _app(url: str, experiment: str | None, *, timeout_s: float = 30.0) -> TraceTuiApp:
