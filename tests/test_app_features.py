@@ -62,3 +62,28 @@ async def test_sequence_feedback_and_copy_keys_in_the_app(
     async with TrackingClient(TrackingSettings(tracking_uri=trace_server), trace_server) as client:
         trace = await client.get_trace(trace_id)
     assert thumbs(current_feedback(trace.info)) is True
+
+
+async def test_turns_left_in_the_outbox_are_delivered_when_the_experiment_opens(
+    trace_server: str, experiment_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    from chat_turns import turn_record
+
+    from tracetui.chat.outbox import Outbox
+
+    monkeypatch.setenv("TRACETUI_STATE_DIR", str(tmp_path / "state"))
+    log_nested_trace(experiment_name, prompt="already there")
+    experiment_id = mlflow.get_experiment_by_name(experiment_name).experiment_id
+    outbox = Outbox(trace_server, experiment_id)
+    outbox.put(turn_record("sess-outbox", "left behind by an earlier run", "delivered now"))
+    assert outbox.pending_count() == 1
+    app = app_for(trace_server, experiment_name)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: any("left behind" in info.request_preview for info in app.trace_list.infos.values()),
+            "the outbox's turn to be traced and listed",
+        )
+        assert outbox.pending_count() == 0
+        await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the status line to say none wait")

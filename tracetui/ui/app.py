@@ -212,6 +212,13 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         if message.result.trace_id is not None:
             self.poll_now()  # the turn's trace is on the server now: list it without waiting a period
 
+    def on_chat_pane_turns_waiting(self, message: ChatPane.TurnsWaiting) -> None:
+        self.status.turns_waiting = message.count
+        if message.sentence:  # why turns still wait (server down, credentials refused)
+            self.status.say(message.sentence, error=True)
+        if message.delivered:
+            self.poll_now()  # the delivered turns' traces are on the server: list them now
+
     # -- palette and exit --------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

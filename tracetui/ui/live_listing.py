@@ -128,6 +128,7 @@ class LiveListing(_Base):
         self.poll_failures = 0
         if self.backend is not None:
             self.chat_sink.watch(self.backend.base_url, message.experiment.experiment_id)
+            self.chat_pane.deliver_waiting()  # turns left in this experiment's outbox by an earlier run
         if self.initial_trace_id is None or self.shown_trace_id != self.initial_trace_id:
             self.span_tree.clear_trace()
             self.sequence_view.clear_trace()
@@ -205,7 +206,19 @@ class LiveListing(_Base):
         if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
             pane.border_title = title
         self.after_rows_changed(message.changed)
+        self.deliver_outbox()
         self.arm_poll(self.poll_interval_s)
+
+    def deliver_outbox(self) -> None:
+        """The server answers: send the turns the outbox holds; else clear a stale "waiting" count.
+
+        A delivery asked for while another runs reports the count from before the
+        running one finished, and may arrive last; the outbox on disk is the truth.
+        """
+        if self.chat_pane.pending_count():
+            self.chat_pane.deliver_waiting()
+        elif self.status.turns_waiting:
+            self.status.turns_waiting = self.chat_pane.turns_waiting = 0
 
     def after_rows_changed(self, changed: Iterable[Any]) -> None:
         """Keep the tree on the right trace: the newest in follow mode, or one asked for by id."""
