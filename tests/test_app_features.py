@@ -87,3 +87,51 @@ async def test_turns_left_in_the_outbox_are_delivered_when_the_experiment_opens(
         )
         assert outbox.pending_count() == 0
         await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the status line to say none wait")
+
+
+async def test_idle_polls_write_nothing_to_the_terminal(trace_server: str, experiment_name: str) -> None:
+    """With nothing new on the server, polls go on but no pane repaints (idle SSH traffic)."""
+    import itertools
+    from datetime import datetime, timezone
+
+    from tracetui.tracking.connection import Backend
+    from tracetui.ui.app import make_app
+
+    log_nested_trace(experiment_name, prompt="idle")
+    seconds = itertools.count()
+
+    def clock() -> datetime:  # one second later at every call, within one minute
+        return datetime(2026, 1, 15, 14, 35, min(next(seconds), 59), tzinfo=timezone.utc)
+
+    app = make_app(
+        TrackingSettings(tracking_uri=trace_server, timeout_s=120),
+        experiment_name,
+        backend=Backend(base_url=trace_server),
+        poll_interval_s=0.2,
+        clock=clock,  # a later second of the same minute must not repaint
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.shown_trace_id is not None, "the trace's tree")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        polls = []
+        written: list[str] = []
+        original_apply = app.trace_list.apply
+
+        def counting_apply(*args, **kwargs):  # type: ignore[no-untyped-def]
+            polls.append(1)
+            return original_apply(*args, **kwargs)
+
+        app.trace_list.apply = counting_apply  # type: ignore[method-assign]
+        # Headless, nothing reaches the driver: count the widgets' repaint requests instead.
+        for widget in (app.status, app.trace_list, app.span_tree, app.sequence_view, app.span_detail):
+            original = widget.refresh
+
+            def recording(*args, _widget=widget, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+                written.append(_widget.id or "")
+                return _original(*args, **kwargs)
+
+            widget.refresh = recording  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: len(polls) >= 5, "five idle polls")
+        assert written == []
+        assert app.status.polled_text == "14:35"

@@ -35,7 +35,9 @@ class StatusBar(Static):
 
     server: reactive[str] = reactive("")
     experiment: reactive[str] = reactive("")
-    last_poll: reactive[datetime | None] = reactive(None)
+    # What the "polled" part says: set through `last_poll`; a reactive string, so a poll that
+    # does not change the words (same minute, while connected) repaints nothing.
+    polled_text: reactive[str] = reactive("")
     connection: reactive[str] = reactive(STARTING)
     retry_in_s: reactive[float | None] = reactive(None)
     trace_count: reactive[int | None] = reactive(None)
@@ -49,6 +51,30 @@ class StatusBar(Static):
     def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.tz = tz
+        self._last_poll: datetime | None = None
+
+    @property
+    def last_poll(self) -> datetime | None:
+        return self._last_poll
+
+    @last_poll.setter
+    def last_poll(self, polled_at: datetime | None) -> None:
+        self._last_poll = polled_at
+        self._show_poll_time()
+
+    def watch_connection(self) -> None:
+        self._show_poll_time()
+
+    def _show_poll_time(self) -> None:
+        """HH:MM while connected (an idle 1 s poll then writes nothing); HH:MM:SS when it matters.
+
+        Seconds are kept while disconnected or retrying: then "when did it last work" is the question.
+        """
+        if self._last_poll is None:
+            self.polled_text = ""
+            return
+        fmt = "%H:%M" if self.connection == CONNECTED else "%H:%M:%S"
+        self.polled_text = self._last_poll.astimezone(self.tz).strftime(fmt)
 
     def say(self, sentence: str, *, error: bool = False) -> None:
         """Show one sentence for a person on the second line."""
@@ -81,9 +107,8 @@ class StatusBar(Static):
             parts["experiment"] = Text(one_line(self.experiment, 40), style="bold", end="")
         if self.trace_count is not None:
             parts["count"] = Text(f"{self.trace_count} traces", end="")
-        if self.last_poll is not None:
-            polled = self.last_poll.astimezone(self.tz).strftime("%H:%M:%S")
-            parts["polled"] = Text.assemble(("polled ", "dim"), polled, end="")
+        if self.polled_text:
+            parts["polled"] = Text.assemble(("polled ", "dim"), self.polled_text, end="")
         parts["modes"] = Text(" · ".join(modes), style="italic", end="")
         # The server goes last: it is long, and at 80 columns the rest matters more.
         parts["server"] = Text(server, end="")
