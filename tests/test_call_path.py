@@ -103,6 +103,24 @@ def test_explicit_hop_children_suppress_derivation() -> None:
     assert len(derived_hops(llm, [span("other-child", "d", "a", "TOOL")])) == 2
 
 
+def test_a_chat_turns_explicit_model_span_gets_no_derived_model_under_it() -> None:
+    # As tracetui.chat.tracing writes a turn: the model hop is an LLM span, a grandchild of litellm's.
+    llm = span(
+        "litellm-acompletion", "a", "r", attributes={"model": "ollama_chat/qwen2.5:0.5b", ATTR_HOP: "litellm"}
+    )
+    ollama = span("Ollama 127.0.0.1:11434", "b", "a", "UNKNOWN", attributes={ATTR_HOP: HOP_OLLAMA})
+    model = span("qwen2.5:0.5b", "c", "b", "LLM", attributes={ATTR_HOP: HOP_MODEL, "model": "qwen2.5:0.5b"})
+    assert derived_hops(llm, [ollama]) == []
+    assert derived_hops(model, []) == []
+    root = span("chat_turn", "r", None, "CHAIN", attributes={ATTR_HOP: "python"})
+    assert call_path(trace_of(root, llm, ollama, model)) == [
+        "chat_turn",
+        "litellm-acompletion",
+        "Ollama 127.0.0.1:11434",
+        "qwen2.5:0.5b",
+    ]
+
+
 def test_explicit_model_hop_is_recognised_under_an_ollama_hop() -> None:
     ollama = span("ollama", "b", "a", "UNKNOWN")
     generation = span("qwen2.5:0.5b", "c", "b", "UNKNOWN", attributes={"model": "qwen2.5:0.5b"})

@@ -229,10 +229,14 @@ def derived_hops(span: Span, children: Sequence[Span] = ()) -> list[DerivedHop]:
 
     Each hop is the parent of the next: [Ollama, model] for an Ollama call,
     [model] for another provider whose model is known, [] when `span` is not an
-    LLM span, names no model, or already has explicit hop children.
+    LLM span, names no model, already has explicit hop children, or is itself an
+    explicit hop: tracetui's model span is an LLM span too, and deriving under it
+    drew the model twice ("qwen2.5:0.5b (derived)" under the real one).
     """
     if not is_llm_span(span):
         return []
+    if span.attributes.get(ATTR_HOP) in (HOP_OLLAMA, HOP_MODEL):
+        return []  # the hop's own span: nothing below it is missing
     if any(explicit_hop_kind(child, span) is not None for child in children):
         return []
     endpoint = model_endpoint(span)
