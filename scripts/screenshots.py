@@ -138,10 +138,12 @@ async def main_async(out: Path, url: str) -> None:
         ("viewer-160x48-error-trace", (160, 48), ("escape", "j", "j", "j", "enter", "j")),
         ("viewer-help", (80, 24), ("question_mark",)),
         ("viewer-experiments", (160, 48), ("escape", "e")),
+        ("viewer-160x48-sequence", (160, 48), ("escape", "s")),
         # Last: each chat turn adds a trace, which would move the rows the shots above select.
         ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
         ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),
         ("chat-80x24-its-trace", (80, 24), ("c", Ask("What is Qwen 2.5?"), "ctrl+t")),
+        ("chat-160x48-sequence", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."), "escape", "s")),
     ]
     with FakeOllama() as fake:
         for name, size, steps in shots:

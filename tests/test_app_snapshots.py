@@ -29,6 +29,7 @@ from tracetui.tracking.models import (
     TracePage,
 )
 from tracetui.ui.app import TraceTuiApp, make_app
+from tracetui.ui.widgets import trace_list
 
 NOW = datetime(2026, 1, 15, 14, 35, 20, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -148,6 +149,13 @@ class SnapshotBackend:
 
     def close(self) -> None:
         pass
+
+
+@pytest.fixture(autouse=True)
+def new_row_marks_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New rows keep their mark for 3 s of wall time; on a loaded machine settling can take
+    longer, so the mark would vanish before the picture is taken. Keep it for the whole test."""
+    monkeypatch.setattr(trace_list, "NEW_ROW_MARK_S", 3600.0)
 
 
 def snapshot_app() -> TraceTuiApp:
