@@ -126,7 +126,7 @@ async def shoot(
     return svg
 
 
-async def main_async(out: Path, url: str) -> None:
+async def main_async(out: Path, url: str, only: set[str] | None = None) -> None:
     from fake_ollama import FakeAnswer, FakeOllama
 
     # At 160x48 the chat prompt has focus: Esc leaves it so letters act as keys.
@@ -138,15 +138,21 @@ async def main_async(out: Path, url: str) -> None:
         ("viewer-160x48-error-trace", (160, 48), ("escape", "j", "j", "j", "enter", "j")),
         ("viewer-help", (80, 24), ("question_mark",)),
         ("viewer-experiments", (160, 48), ("escape", "e")),
-        ("viewer-160x48-sequence", (160, 48), ("escape", "s")),
+        ("viewer-160x48-sequence", (160, 48), ("escape", "s", "tab", "z")),
         # Last: each chat turn adds a trace, which would move the rows the shots above select.
         ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
         ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),
         ("chat-80x24-its-trace", (80, 24), ("c", Ask("What is Qwen 2.5?"), "ctrl+t")),
-        ("chat-160x48-sequence", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."), "escape", "s")),
+        (
+            "chat-160x48-sequence",
+            (160, 48),
+            (Ask("Explain Qwen 2.5 in one paragraph."), "escape", "s", "tab", "z"),
+        ),
     ]
     with FakeOllama() as fake:
         for name, size, steps in shots:
+            if only and name not in only:
+                continue
             fake.script(*[FakeAnswer.of_text(CHAT_ANSWER) for step in steps if isinstance(step, Ask)])
             svg = await shoot(url, fake.url, out, name, size, steps)
             png = to_png(svg)
@@ -157,11 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
     parser.add_argument("--tracking-uri", help="use this running server instead of starting one")
+    parser.add_argument("--only", action="append", help="take only this shot (repeatable)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.tracking_uri:
         log_demo_traces(args.tracking_uri)
-        asyncio.run(main_async(args.out, args.tracking_uri))
+        asyncio.run(main_async(args.out, args.tracking_uri, set(args.only or ())))
         return
 
     from tracetui.tracking.local_server import LocalMlflowServer
@@ -173,7 +180,7 @@ def main() -> None:
         server.start()
         try:
             log_demo_traces(server.url)
-            asyncio.run(main_async(args.out, server.url))
+            asyncio.run(main_async(args.out, server.url, set(args.only or ())))
         finally:
             server.stop()
 

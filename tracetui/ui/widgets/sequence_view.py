@@ -62,6 +62,7 @@ class SequenceView(ScrollableContainer, can_focus=True):
     """The selected trace as a sequence diagram. `show_trace(trace)`; `m` copies it as Mermaid."""
 
     BINDINGS = [Binding("m", "copy_mermaid", "Copy Mermaid")]
+    ALLOW_MAXIMIZE = True  # the diagram is wide: `z` gives it the whole screen
 
     DEFAULT_CSS = """
     SequenceView { height: 1fr; }
