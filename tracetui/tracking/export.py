@@ -78,9 +78,8 @@ def _info_document(info: dict[str, Any]) -> dict[str, Any]:
 
 def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
     request_id = "tr-" + decoded.trace_id
-    attributes = {
-        key: _dump_attribute(value) for key, value in decode_attributes(span.get("attributes")).items()
-    }
+    # decode_trace already turned the attribute lists into values; reuse them rather than decode twice.
+    attributes = {key: _dump_attribute(value) for key, value in decoded.attributes.items()}
     # MLflow re-derives the request id from the OTLP trace id instead of trusting the attribute.
     attributes[_REQUEST_ID_KEY] = _dump_attribute(request_id)
     status = span.get("status") or {}
@@ -109,9 +108,9 @@ def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
             {
                 "name": event.get("name", ""),
                 "time_unix_nano": int(event.get("time_unix_nano", 0)),
-                "attributes": decode_attributes(event.get("attributes")),
+                "attributes": dict(decoded_event.attributes),
             }
-            for event in span.get("events") or []
+            for event, decoded_event in zip(span.get("events") or [], decoded.events, strict=True)
         ],
         "status": {
             "code": _STATUS_NAMES[status.get("code", "STATUS_CODE_UNSET")],
