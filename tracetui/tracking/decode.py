@@ -159,7 +159,8 @@ def b64_to_hex(value: Any, size: int) -> str:
     if not isinstance(value, str) or not _BASE64.match(value):
         raise _Malformed(f"{str(value)[:40]!r} is not a base64 id")
     try:
-        raw = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+        # What `base64.b64decode(validate=True)` does once `_BASE64` has vetted the characters.
+        raw = binascii.a2b_base64(value.replace("-", "+").replace("_", "/"))
     except (binascii.Error, ValueError) as error:
         raise _Malformed(f"{value[:40]!r} is not a base64 id") from error
     if len(raw) != size:
@@ -229,7 +230,22 @@ def _key_values(items: Any) -> dict[str, Any]:
         key = item["key"]
         if not isinstance(key, str):
             raise _Malformed("an attribute key was not a string")
-        result[key] = _any_value(item.get("value"))
+        value = item.get("value")
+        # `_any_value`'s fast path inlined (attributes were a third of a 10,000-span trace's
+        # decode, mostly calls): a string, an integer, a key-value list (MLflow's inputs/outputs).
+        if type(value) is dict and len(value) == 1:
+            raw = value.get("string_value")
+            if type(raw) is str:
+                result[key] = raw
+                continue
+            raw = value.get("int_value")
+            if type(raw) is int:
+                result[key] = raw
+                continue
+            if "kvlist_value" in value:
+                result[key] = _key_values((value["kvlist_value"] or {}).get("values"))
+                continue
+        result[key] = _any_value(value)
     return result
 
 
@@ -385,24 +401,31 @@ def _decode_span(span: Any, ids: dict[str, str]) -> Span:
     status_code = _STATUS_CODES.get(code) if isinstance(code, (str, int)) else None
     if status_code is None:
         raise _Malformed(f"{str(code)[:40]!r} is not a span status")
+    # The common types are taken as they are; anything else goes through the checks.
+    name = span.get("name")
+    if type(name) is not str:
+        name = _as_str(name)
+    start_ns = span.get("start_time_unix_nano", 0)
+    if type(start_ns) is not int:
+        start_ns = _as_int(start_ns)
     end = span.get("end_time_unix_nano")
-    end_ns = _as_int(end) if end not in (None, 0, "0") else None
-    events = span.get("events") or ()
+    end_ns = (end if type(end) is int else _as_int(end)) if end not in (None, 0, "0") else None
+    events = span.get("events")
     span_type = attributes.get(ATTR_SPAN_TYPE)
     return Span(
         span_id=span_id,
         parent_id=parent_id,
         trace_id=trace_id,
-        name=_as_str(span.get("name")),
+        name=name,
         span_type=span_type if isinstance(span_type, str) and span_type else "UNKNOWN",
-        start_time_ns=_as_int(span.get("start_time_unix_nano", 0)),
+        start_time_ns=start_ns,
         end_time_ns=end_ns,
         status_code=status_code,
         status_message=_as_str(status.get("message")),
         inputs=attributes.get(ATTR_INPUTS),
         outputs=attributes.get(ATTR_OUTPUTS),
         attributes=attributes,
-        events=tuple(_decode_event(event) for event in events),
+        events=tuple(_decode_event(event) for event in events) if events else (),
         token_usage=decode_token_usage(attributes.get(ATTR_TOKEN_USAGE)),
     )
 
