@@ -19,6 +19,12 @@ median of 3 runs of the largest event-loop stall: settling at all three points
 per-segment calls stay. `bench/bench_ui.py --only d --heap-variants` repeats
 the comparison in the whole app.
 
+`freeze_heap` is the cheap form for the turn's start and end, which follow the
+big imports (litellm before the first answer, mlflow for the first trace): a
+full collection there walked all of their objects (~200 ms, the largest stall
+left while an answer started). Collecting only the young generations finds
+nearly all fresh garbage; what sits in the old one is frozen with the rest.
+
 `release_heap` undoes the freeze when the conversation is cleared, so the
 collector can reclaim the removed answers.
 """
@@ -31,6 +37,12 @@ import gc
 def settle_heap() -> None:
     """Collect the garbage there is now, then hide every surviving object from later collections."""
     gc.collect()
+    gc.freeze()
+
+
+def freeze_heap() -> None:
+    """Collect the young generations only, then freeze: for points right after big imports."""
+    gc.collect(1)
     gc.freeze()
 
 

@@ -33,7 +33,7 @@ from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
 from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_litellm_async
 from tracetui.ui import messages
-from tracetui.ui.heap import release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
+from tracetui.ui.heap import freeze_heap, release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
 from tracetui.visible import make_visible
@@ -254,7 +254,7 @@ class ChatPane(Vertical):
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> TurnResult:
         await import_litellm_async()  # in a thread; at once when already imported
-        settle_heap()
+        freeze_heap()
         turn = self._turn = self.session.start_turn(prompt)
         stream = answer.open_stream(after_segment=settle_heap)
         try:
@@ -264,7 +264,7 @@ class ChatPane(Vertical):
         finally:
             await stream.stop()  # also re-parses the last segment once, to close what is open
         result = await turn.result()
-        settle_heap()  # also freezes what the trace writer imported (mlflow, opentelemetry)
+        freeze_heap()  # also freezes what the trace writer imported (mlflow, opentelemetry)
         answer.show_result(result, tracing_on=self.session.tracer is not None)
         self._turn = None
         self.answering = False
