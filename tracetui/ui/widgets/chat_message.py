@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,13 +20,10 @@ from tracetui.chat.ollama import ollama_model_tag
 from tracetui.chat.session import TurnResult
 from tracetui.ui.messages import ShowTrace
 from tracetui.ui.safe_text import safe_content
+from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown, answer_parser
 from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
 
-
-def answer_parser() -> MarkdownIt:
-    """GitHub-like Markdown with raw HTML off: Textual drops HTML tokens, so with HTML on a
-    `<script>` or a `List<T>` in an answer would silently vanish; off, it shows as typed."""
-    return MarkdownIt("gfm-like", {"html": False})
+__all__ = ["AnswerMessage", "ChatBanner", "PromptMessage", "answer_parser", "footer_text", "model_label"]
 
 
 def model_label(litellm_model: str) -> str:
@@ -115,7 +111,8 @@ class AnswerMessage(Vertical, can_focus=True):
         padding: 0 1;
         border-left: blank;
     }
-    AnswerMessage:focus { border-left: thick $accent; background: $boost; }
+    /* No background change on focus: finished answer text is frozen lines drawn on the plain one. */
+    AnswerMessage:focus { border-left: thick $accent; }
     AnswerMessage > .answer-model { color: $text-accent; text-style: bold; }
     AnswerMessage > .answer-body { height: auto; }
     AnswerMessage Markdown { margin: 0; padding: 0; background: transparent; }
@@ -131,14 +128,15 @@ class AnswerMessage(Vertical, can_focus=True):
         self.footer = Static(Content.styled("…", "dim"), classes="answer-footer")
 
     @staticmethod
-    def new_markdown() -> Markdown:
-        # open_links=False: a link in a model's answer must not open a browser on a click.
-        return Markdown("", parser_factory=answer_parser, open_links=False)
+    def new_markdown() -> AnswerMarkdown:
+        return AnswerMarkdown()
 
     @property
     def markdown_source(self) -> str:
         """The Markdown shown, all segments together (the answer with controls made visible)."""
-        return "".join(markdown.source for markdown in self.body.query_children(Markdown))
+        return "".join(
+            child.source for child in self.body.children if isinstance(child, (Markdown, FrozenMarkdown))
+        )
 
     @property
     def trace_id(self) -> str | None:
@@ -155,7 +153,7 @@ class AnswerMessage(Vertical, can_focus=True):
         Write visible text only (`make_visible`); `await stream.stop()` in a `finally`.
         """
         return SegmentedMarkdownStream(
-            self.body, self.new_markdown, self.body.query_one(Markdown), after_segment=after_segment
+            self.body, self.new_markdown, self.body.query_one(AnswerMarkdown), after_segment=after_segment
         )
 
     def show_result(self, result: TurnResult, *, tracing_on: bool = True) -> None:

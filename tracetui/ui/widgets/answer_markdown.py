@@ -1,0 +1,201 @@
+"""Answer Markdown that turns into one widget of drawn lines once it is finished.
+
+Why: Textual places every widget of the screen on each layout pass, and a
+streaming answer asks for one per frame. Markdown makes a widget per block
+(a list item is four), so a conversation grows to thousands of them: measured
+with bench/bench_chat_pane.py, 2,000 words of headings, lists and fences made
+~2,000 widgets and 150-270 ms layout passes while the answer streamed, however
+it was split into segments. A finished segment cannot change, so `AnswerMarkdown`
+draws it once, off screen, at its width, and swaps itself for a
+`FrozenMarkdown` holding those lines: one widget, drawn exactly as Markdown
+drew it. A frozen segment turns back into Markdown (and freezes again) when its
+width or the theme changes, so it never shows stale lines.
+
+The drawing uses Textual's compositor class, which is not public API: if it
+fails, the segment simply stays live Markdown (slower, still right).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from markdown_it import MarkdownIt
+from rich.segment import Segment
+from textual.events import Resize
+from textual.geometry import Size
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Markdown
+
+
+def answer_parser() -> MarkdownIt:
+    """GitHub-like Markdown with raw HTML off: Textual drops HTML tokens, so with HTML on a
+    `<script>` or a `List<T>` in an answer would silently vanish; off, it shows as typed."""
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def draw_lines(widget: Widget, width: int) -> list[Strip] | None:
+    """The lines `widget` and its children draw at `width`, or None if they cannot be drawn yet.
+
+    Drawn off screen, so the parts scrolled out of view are drawn too. Widgets draw at
+    the size the screen last gave them, so this is right only once the screen has laid
+    out the widget's newest blocks at this width: None until then (the caller waits a
+    frame), and None if Textual's compositor (private API) ever changes.
+    """
+    if width <= 0:
+        return None
+    try:
+        from textual._compositor import Compositor
+
+        gutter = widget.styles.gutter  # padding and border: inside the widget's region
+        content = widget.get_content_height(Size(width, 0), widget.app.size, width - gutter.width)
+        height = content + gutter.height
+        if content <= 0:
+            return None
+        size = Size(width, height)
+        compositor = Compositor()
+        compositor.reflow(widget, size)
+        for child, geometry in compositor._full_map.items():
+            if child.region.size != geometry.region.size:
+                return None  # the screen has not laid this out yet: it would draw stale or blank
+        lines = compositor.render_strips(size)
+    except Exception:  # a private API: any change in it must only cost speed
+        return None
+    return lines if len(lines) == height else None
+
+
+# Until the screen has laid out a segment's newest blocks it cannot be drawn: try again
+# this often, this many times (then again whenever it is resized, e.g. a pane shown).
+_RETRY_S = 0.02
+_ATTEMPTS = 10
+
+
+class AnswerMarkdown(Markdown):
+    """One segment of a model's answer; finished, it gives way to a `FrozenMarkdown`."""
+
+    def __init__(self, markdown: str | None = None) -> None:
+        # open_links=False: a link in a model's answer must not open a browser on a click.
+        super().__init__(markdown, parser_factory=answer_parser, open_links=False)
+        self.finished = False
+        self._on_frozen: Callable[[], None] | None = None
+        self._frozen = False
+        self._attempts_left = 0
+
+    @property
+    def awaiting_freeze(self) -> bool:
+        """Finished, with text, and not yet replaced by its drawn lines (an empty one stays as it is)."""
+        return self.finished and not self._frozen and bool(self.source)
+
+    def _frozen_copy(self) -> FrozenMarkdown | None:
+        parent = self.parent
+        if self._frozen or not self.is_attached or not isinstance(parent, Widget):
+            return None
+        width = parent.content_region.width if parent.content_region.width else self.size.width
+        lines = draw_lines(self, width)
+        if lines is None:
+            return None
+        self._frozen = True
+        return FrozenMarkdown(self.source, lines, width)
+
+    async def freeze(self, on_frozen: Callable[[], None] | None = None) -> bool:
+        """Replace this finished segment with its drawn lines, waiting for the screen to lay out
+        its newest blocks first. From a worker, not from the widget's own handlers."""
+        self.finished = True
+        for _attempt in range(_ATTEMPTS):
+            frozen = self._frozen_copy()
+            if frozen is not None:
+                await _swap(self, frozen, on_frozen)
+                return True
+            await asyncio.sleep(_RETRY_S)  # a frame or two: the screen lays out the newest blocks
+        self.finish(on_frozen)  # e.g. in a hidden pane: tried again when it gets a size
+        return False
+
+    def finish(self, on_frozen: Callable[[], None] | None = None) -> None:
+        """No more text: freeze once the screen has laid this segment out."""
+        self.finished = True
+        self._on_frozen = on_frozen
+        self._attempts_left = _ATTEMPTS
+        self.call_after_refresh(self._freeze_later)
+
+    def on_resize(self, event: Resize) -> None:
+        # Not laid out when finished (a hidden pane): freeze when it gets a size.
+        if self.finished and not self._frozen:
+            self._attempts_left = _ATTEMPTS
+            self.call_after_refresh(self._freeze_later)
+
+    def _freeze_later(self) -> None:
+        frozen = self._frozen_copy()
+        if frozen is not None:
+            # Through the app's queue: a widget cannot wait for its own removal in its handler.
+            self.app.call_later(_swap, self, frozen, self._on_frozen)
+        elif self._attempts_left > 0 and not self._frozen:
+            self._attempts_left -= 1
+            self.set_timer(_RETRY_S, self._freeze_later)
+
+
+class FrozenMarkdown(Widget):
+    """A finished answer segment as the lines Markdown drew for it; `source` is its Markdown text."""
+
+    DEFAULT_CSS = "FrozenMarkdown { height: auto; }"
+
+    def __init__(self, source: str, lines: list[Strip], width: int) -> None:
+        super().__init__()
+        self.source = source
+        self.lines = lines
+        self.drawn_width = width
+        self._thawing = False
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.thaw())
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines)
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self.drawn_width:
+            self.thaw()
+
+    def thaw(self) -> None:
+        """Back to live Markdown, drawn anew (at a new width, in a new theme); it freezes again."""
+        if self._thawing or not self.is_attached:
+            return
+        self._thawing = True
+        self.app.call_later(_swap, self, AnswerMarkdown(self.source), None)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= len(self.lines):
+            return Strip.blank(width)
+        line = self.lines[y].crop_extend(0, width, None).apply_offsets(0, y)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            start, end = span
+            end = width if end == -1 else min(end, width)
+            # On top of the drawn colours (post_style), as Textual's own widgets show a selection.
+            style = self.screen.get_component_rich_style("screen--selection")
+            chosen = line.crop(start, end)
+            chosen = Strip(Segment.apply_style(chosen, post_style=style), chosen.cell_length)
+            line = Strip.join([line.crop(0, start), chosen, line.crop(end, width)])
+        return line
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(line.text.rstrip() for line in self.lines)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+
+async def _swap(old: Widget, new: Widget, after: Callable[[], None] | None) -> None:
+    """Put `new` where `old` is, in one frame; run `after` once `old` is gone (its objects are garbage)."""
+    parent = old.parent
+    if parent is None or not old.is_attached:
+        return
+    with old.app.batch_update():
+        await parent.mount(new, before=old)
+        await old.remove()
+    if isinstance(new, AnswerMarkdown):
+        new.finish()
+    if after is not None:
+        after()
