@@ -7,9 +7,10 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.pilot import Pilot
 from textual.selection import Selection
+from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
-from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown
+from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown, answer_parser
 from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
 
 TEXT = (
@@ -21,13 +22,18 @@ TEXT = (
 
 
 class Host(App[None]):
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, plain: bool = False) -> None:
         super().__init__()
         self.text = text
+        self.plain = plain  # Textual's own Markdown widget, the reference
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Vertical(AnswerMarkdown(self.text), id="body")
+            if self.plain:
+                markdown = Markdown(self.text, parser_factory=answer_parser, open_links=False)
+            else:
+                markdown = AnswerMarkdown(self.text)
+            yield Vertical(markdown, id="body")
 
 
 def cells(app: App) -> list[list[tuple[str, str]]]:
@@ -51,8 +57,8 @@ async def wait_for(pilot: Pilot, condition, what: str) -> None:
 
 
 async def live_cells(size: tuple[int, int], theme: str | None = None) -> list[list[tuple[str, str]]]:
-    """The screen with the Markdown never frozen: what the frozen lines must match."""
-    app = Host(TEXT)
+    """The screen with Textual's own Markdown widget: what the frozen lines must match."""
+    app = Host(TEXT, plain=True)
     async with app.run_test(size=size) as pilot:
         if theme is not None:
             app.theme = theme
@@ -65,6 +71,16 @@ async def live_cells(size: tuple[int, int], theme: str | None = None) -> list[li
 def frozen(app: App) -> FrozenMarkdown | None:
     found = app.query(FrozenMarkdown)
     return found.first() if found else None
+
+
+async def test_answer_markdown_lays_out_as_textuals_markdown_while_live() -> None:
+    expected = await live_cells((70, 40))
+    app = Host(TEXT)
+    async with app.run_test(size=(70, 40)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query(MarkdownBlock)  # not frozen: its own arrangement is what is compared
+        assert cells(app) == expected
 
 
 async def test_frozen_lines_are_what_markdown_drew_and_one_widget() -> None:
