@@ -2,12 +2,13 @@
 
 Why: `json.loads` of a 10,000-span trace (6 MB) makes about a million dicts and
 lists. Each allocation counts towards the collector's thresholds, so the parse
-set off several full collections, and each of those walked the whole heap (the
-app's imports of mlflow and Textual are ~200,000 objects): in the app's process
-the parse took 0.28-0.46 s with collection on and 0.05 s with it off, and the
-decode 0.10-0.22 s against 0.09 s (bench/bench_ui.py part (b)). A JSON document
-is a tree, so reference counting frees all of it; the collector has no cycles to
-find there and only costs time.
+set off several full collections, each walking the whole heap, the document so far
+included. Parsing it took 0.23-0.28 s with collection on and 0.06-0.09 s with it
+off in a process that has imported the app (48,000 objects), and 0.28-0.46 s with
+it on in bench/bench_ui.py's process (whose heap also holds the mlflow client); the
+decode there 0.10-0.22 s against 0.09 s.
+A JSON document is a tree, so reference counting frees all of it; the collector
+has no cycles to find there and only costs time.
 
 The collector is process-wide, so while a parse runs in a worker thread the event
 loop also runs without automatic collections (for about a tenth of a second);
