@@ -53,8 +53,7 @@ class SegmentedMarkdownStream:
         self.make_markdown = make_markdown
         self.segment_chars = segment_chars
         self.after_segment = after_segment  # called when a finished segment has been frozen
-        # The segments as made; finished ones are replaced in the DOM by their frozen lines.
-        self.segments: list[AnswerMarkdown] = [first]
+        self.current = first  # the segment being written; finished ones give way to their lines
         self.texts: list[str] = [""]
         self._stream: MarkdownStream | None = Markdown.get_stream(first)
         self._line = ""  # the line being received, to know where blocks and fences end
@@ -86,10 +85,10 @@ class SegmentedMarkdownStream:
     async def _next_segment(self) -> None:
         """Close the current segment (whole blocks only) and continue in a new Markdown widget."""
         await self._close_current(repair=False)  # split outside a fence: every block is closed
-        await self.segments[-1].freeze(on_frozen=self.after_segment)
+        await self.current.freeze(on_frozen=self.after_segment)
         markdown = self.make_markdown()
         await self.container.mount(markdown)
-        self.segments.append(markdown)
+        self.current = markdown
         self.texts.append("")
         self._stream = Markdown.get_stream(markdown)
 
@@ -99,8 +98,8 @@ class SegmentedMarkdownStream:
             self._stream = None
         if repair:
             # One full parse of the last segment only: repairs a block left open (an unclosed fence).
-            await self.segments[-1].update(self.texts[-1])
-            self.segments[-1].finish(on_frozen=self.after_segment)
+            await self.current.update(self.texts[-1])
+            self.current.finish(on_frozen=self.after_segment)
 
     async def stop(self) -> None:
         if self._stream is not None:

@@ -20,10 +20,8 @@ from tracetui.chat.ollama import ollama_model_tag
 from tracetui.chat.session import TurnResult
 from tracetui.ui.messages import ShowTrace
 from tracetui.ui.safe_text import safe_content
-from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown, answer_parser
+from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown
 from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
-
-__all__ = ["AnswerMessage", "ChatBanner", "PromptMessage", "answer_parser", "footer_text", "model_label"]
 
 
 def model_label(litellm_model: str) -> str:
