@@ -180,3 +180,51 @@ async def test_segments_start_only_where_a_block_cannot_continue() -> None:
             "## Heading\n\n",
             "Last.\n",
         ]
+
+
+# Segments that each start a block which cannot continue the one before: every one is split off.
+PARTS = ("# One\n\n", "First paragraph, **bold**, long enough to wrap at forty.\n\n", "> quoted\n\n")
+PARTS += ("```\ncode\n\nmore code\n```\n\n", "Last words.\n")
+
+
+class SegmentsHost(App[None]):
+    """Textual's own Markdown, one widget per segment: the reference for joined frozen segments."""
+
+    def compose(self) -> ComposeResult:
+        yield Vertical(*(Markdown(part, parser_factory=answer_parser, open_links=False) for part in PARTS))
+
+
+async def segments_cells(size: tuple[int, int]) -> list[list[tuple[str, str]]]:
+    app = SegmentsHost()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert len(app.query(Markdown)) == len(PARTS)
+        return cells(app)
+
+
+def only_frozen(app: App) -> FrozenMarkdown | None:
+    """The one widget left in the body, if it is frozen lines and nothing else is there."""
+    children = app.query_one("#body", Vertical).children
+    return children[0] if len(children) == 1 and isinstance(children[0], FrozenMarkdown) else None
+
+
+async def test_finished_segments_join_one_widget_drawn_as_separate_markdown() -> None:
+    expected_wide, expected_narrow = await segments_cells((60, 30)), await segments_cells((40, 30))
+    app = StreamHost()
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.query_one("#body", Vertical)
+        stream = SegmentedMarkdownStream(body, AnswerMarkdown, body.query_one(AnswerMarkdown), segment_chars=1)
+        await stream.write("".join(PARTS))
+        await stream.stop()
+        await wait_for(pilot, lambda: only_frozen(app) is not None, "one frozen widget")
+        frozen_lines = only_frozen(app)
+        assert [part for part, _count in frozen_lines.parts] == list(PARTS)
+        assert cells(app) == expected_wide
+        # A new width thaws every segment; they freeze again and join again.
+        await pilot.resize_terminal(40, 30)
+        await wait_for(
+            pilot, lambda: only_frozen(app) is not None and only_frozen(app).drawn_width == 40, "a redraw"
+        )
+        assert [part for part, _count in only_frozen(app).parts] == list(PARTS)
+        assert cells(app) == expected_narrow

@@ -140,13 +140,15 @@ async def test_a_long_answer_streams_into_segments_split_between_blocks(
     app = ChatHost(session)
     async with app.run_test(size=(100, 40)) as pilot:
         answer = await ask_and_finish(pilot, "long please")
-        segments = list(answer.body.query_children(FrozenMarkdown))
+        # Frozen: the finished segments share one widget, no Markdown blocks left to lay out.
+        (frozen,) = answer.body.children
+        assert isinstance(frozen, FrozenMarkdown)
+        segments = [part for part, _line_count in frozen.parts]
         assert len(segments) >= 2
-        assert answer.markdown_source == text
+        assert answer.markdown_source == "".join(segments) == text
         for segment in segments:  # each segment is whole blocks: fences open and close inside it
-            assert segment.source.count("```") % 2 == 0
-            assert segment.source.startswith(("## Part ", "Some ", "```python\nx"))
-        # Frozen: one widget per segment, no Markdown blocks left to lay out on every frame.
+            assert segment.count("```") % 2 == 0
+            assert segment.startswith(("## Part ", "Some ", "```python\nx"))
         assert not answer.query(MarkdownBlock)
         assert "x = 49" in screen_text(app)
 

@@ -6,10 +6,10 @@ streaming answer asks for one per frame. Markdown makes a widget per block
 with bench/bench_chat_pane.py, 2,000 words of headings, lists and fences made
 ~2,000 widgets and 150-270 ms layout passes while the answer streamed, however
 it was split into segments. A finished segment cannot change, so `AnswerMarkdown`
-draws it once, off screen, at its width, and swaps itself for a
-`FrozenMarkdown` holding those lines: one widget, drawn exactly as Markdown
-drew it. A frozen segment turns back into Markdown (and freezes again) when its
-width or the theme changes, so it never shows stale lines.
+draws it once, off screen, at its width, and gives way to its lines in a
+`FrozenMarkdown`, drawn exactly as Markdown drew it; the frozen segments of one
+answer share a single widget. Frozen segments turn back into Markdown (and
+freeze again) when the width or the theme changes, so they never show stale lines.
 
 The drawing uses Textual's compositor class, which is not public API: if it
 fails, the segment simply stays live Markdown (slower, still right).
@@ -144,16 +144,35 @@ class AnswerMarkdown(Markdown):
 
 
 class FrozenMarkdown(Widget):
-    """A finished answer segment as the lines Markdown drew for it; `source` is its Markdown text."""
+    """Finished answer segments as the lines Markdown drew for them; `source` is their Markdown text.
+
+    Consecutive segments of one answer share one widget (`extend`), so however long the
+    answer, its finished part is one widget for the screen to place on each frame.
+    """
 
     DEFAULT_CSS = "FrozenMarkdown { height: auto; }"
 
     def __init__(self, source: str, lines: list[Strip], width: int) -> None:
         super().__init__()
-        self.source = source
+        # Each segment's text and how many of `lines` it drew: thawed, each is its own
+        # Markdown again, so the redraw keeps the spacing the segments had.
+        self.parts: list[tuple[str, int]] = [(source, len(lines))]
         self.lines = lines
         self.drawn_width = width
         self._thawing = False
+
+    @property
+    def source(self) -> str:
+        return "".join(text for text, _count in self.parts)
+
+    def can_extend(self, other: FrozenMarkdown) -> bool:
+        return not self._thawing and self.drawn_width == other.drawn_width
+
+    def extend(self, other: FrozenMarkdown) -> None:
+        """Take `other`'s segments (drawn at the same width) after this one's."""
+        self.parts.extend(other.parts)
+        self.lines = [*self.lines, *other.lines]
+        self.refresh(layout=True)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.thaw())
@@ -170,7 +189,7 @@ class FrozenMarkdown(Widget):
         if self._thawing or not self.is_attached:
             return
         self._thawing = True
-        self.app.call_later(_swap, self, AnswerMarkdown(self.source), None)
+        self.app.call_later(_swap, self, [AnswerMarkdown(text) for text, _count in self.parts], None)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -195,15 +214,44 @@ class FrozenMarkdown(Widget):
         self.refresh()
 
 
-async def _swap(old: Widget, new: Widget, after: Callable[[], None] | None) -> None:
-    """Put `new` where `old` is, in one frame; run `after` once `old` is gone (its objects are garbage)."""
+async def _swap(old: Widget, new: Widget | list[AnswerMarkdown], after: Callable[[], None] | None) -> None:
+    """Put `new` where `old` is, in one frame; run `after` once `old` is gone (its objects are garbage).
+
+    Frozen lines join the frozen segments next to them (segments can freeze out of order
+    when one had to wait for a frame), so finished segments stay one widget.
+    """
     parent = old.parent
     if parent is None or not old.is_attached:
         return
+    before, after_old = _neighbours(old)
+    gone = [old]
     with old.app.batch_update():
-        await parent.mount(new, before=old)
-        await old.remove()
-    if isinstance(new, AnswerMarkdown):
-        new.finish()
+        if isinstance(new, FrozenMarkdown):
+            if isinstance(before, FrozenMarkdown) and before.can_extend(new):
+                before.extend(new)
+                new = before
+            else:
+                await parent.mount(new, before=old)
+            if isinstance(after_old, FrozenMarkdown) and new.can_extend(after_old):
+                new.extend(after_old)
+                gone.append(after_old)
+        else:
+            await parent.mount_all(new if isinstance(new, list) else [new], before=old)
+        await parent.remove_children(gone)
+    if isinstance(new, list):
+        for markdown in new:
+            markdown.finish()
     if after is not None:
         after()
+
+
+def _neighbours(widget: Widget) -> tuple[Widget | None, Widget | None]:
+    """The siblings just before and just after `widget`."""
+    parent = widget.parent
+    if not isinstance(parent, Widget):
+        return None, None
+    siblings = parent.children
+    index = siblings.index(widget)
+    before = siblings[index - 1] if index > 0 else None
+    after = siblings[index + 1] if index + 1 < len(siblings) else None
+    return before, after

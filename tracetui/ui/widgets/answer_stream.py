@@ -8,9 +8,9 @@ slower (measured: 2,000 words of headings, lists and fences → layout passes of
 hundreds of ms, typing lags). Here the answer rolls over to a fresh Markdown
 widget once the current one holds `segment_chars` characters: after a blank
 line outside a code fence, before a line that cannot continue the block above.
-Each finished segment is then frozen into one widget of drawn lines
-(answer_markdown.py), so a frame costs what the streaming segment costs,
-however long the answer and the conversation get.
+Each finished segment is then frozen into drawn lines, which join the answer's
+one widget of frozen lines (answer_markdown.py), so a frame costs what the
+streaming segment costs, however long the answer and the conversation get.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from textual.widgets.markdown import MarkdownStream
 
 from tracetui.ui.widgets.answer_markdown import AnswerMarkdown
 
-# Small, because the segment still streaming is laid out and drawn anew on every frame
-# (bench/bench_chat_pane.py: largest stall ~110 ms at 1,500 chars, ~55 ms at 500).
-DEFAULT_SEGMENT_CHARS = 600
+# Small, because the segment still streaming is laid out and drawn anew on every frame,
+# while finished ones cost one widget together (bench/bench_chat_pane.py, six runs each,
+# median of the largest stall: 65 ms at 600 chars per segment, ~35 ms at 200).
+DEFAULT_SEGMENT_CHARS = 200
 
 # A line starting with one of these after a blank line may continue the block before it
 # (an indented continuation, the next item of a loose list): no segment starts there.
