@@ -214,7 +214,9 @@ async def test_finished_segments_join_one_widget_drawn_as_separate_markdown() ->
     app = StreamHost()
     async with app.run_test(size=(60, 30)) as pilot:
         body = app.query_one("#body", Vertical)
-        stream = SegmentedMarkdownStream(body, AnswerMarkdown, body.query_one(AnswerMarkdown), segment_chars=1)
+        stream = SegmentedMarkdownStream(
+            body, AnswerMarkdown, body.query_one(AnswerMarkdown), segment_chars=1
+        )
         await stream.write("".join(PARTS))
         await stream.stop()
         await wait_for(pilot, lambda: only_frozen(app) is not None, "one frozen widget")
