@@ -3,6 +3,9 @@ when the width or the theme changes, and segments split only where a new block s
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.pilot import Pilot
@@ -10,7 +13,11 @@ from textual.selection import Selection
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
-from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown, answer_parser
+from tracetui.ui.widgets.answer_markdown import (
+    AnswerMarkdown,
+    FrozenMarkdown,
+    answer_parser,
+)
 from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
 
 TEXT = (
@@ -230,3 +237,16 @@ async def test_finished_segments_join_one_widget_drawn_as_separate_markdown() ->
         )
         assert [part for part, _count in only_frozen(app).parts] == list(PARTS)
         assert cells(app) == expected_narrow
+
+
+def test_load_highlighting_loads_the_lexer_the_first_fence_needs() -> None:
+    # In a fresh interpreter: in this one another test may have loaded it already.
+    check = (
+        "import sys\n"
+        "from tracetui.ui.widgets.answer_markdown import load_highlighting\n"
+        "assert 'pygments.lexers.python' not in sys.modules, 'loaded by the import already'\n"
+        "load_highlighting()\n"
+        "assert 'pygments.lexers.python' in sys.modules, 'not loaded'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

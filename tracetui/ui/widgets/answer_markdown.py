@@ -37,6 +37,17 @@ def answer_parser() -> MarkdownIt:
     return MarkdownIt("gfm-like", {"html": False})
 
 
+def load_highlighting() -> None:
+    """Load what code fences are highlighted with (Pygments' Python lexer, the usual language).
+
+    Loaded on first use it stalls the frame that draws the first fence of a session
+    (~25 ms here); a worker calls this in a thread while litellm is imported instead.
+    """
+    from textual.highlight import highlight
+
+    highlight("x = 1", language="python")
+
+
 def draw_lines(widget: Widget, width: int) -> list[Strip] | None:
     """The lines `widget` and its children draw at `width`, or None if they cannot be drawn yet.
 

@@ -17,6 +17,7 @@ The app calls `deliver_waiting()` from its poll loop while the server answers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 
 from textual import on, work
@@ -35,6 +36,7 @@ from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_lite
 from tracetui.ui import messages
 from tracetui.ui.heap import freeze_heap, release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
+from tracetui.ui.widgets.answer_markdown import load_highlighting
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
 from tracetui.visible import make_visible
 
@@ -253,7 +255,8 @@ class ChatPane(Vertical):
 
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> TurnResult:
-        await import_litellm_async()  # in a thread; at once when already imported
+        # Both in threads, at once when already done.
+        await asyncio.gather(import_litellm_async(), asyncio.to_thread(load_highlighting))
         freeze_heap()
         turn = self._turn = self.session.start_turn(prompt)
         stream = answer.open_stream(after_segment=settle_heap)
