@@ -228,14 +228,14 @@ async def test_finished_segments_join_one_widget_drawn_as_separate_markdown() ->
         await stream.stop()
         await wait_for(pilot, lambda: only_frozen(app) is not None, "one frozen widget")
         frozen_lines = only_frozen(app)
-        assert [part for part, _count in frozen_lines.parts] == list(PARTS)
+        assert frozen_lines.parts == list(PARTS)
         assert cells(app) == expected_wide
         # A new width thaws every segment; they freeze again and join again.
         await pilot.resize_terminal(40, 30)
         await wait_for(
             pilot, lambda: only_frozen(app) is not None and only_frozen(app).drawn_width == 40, "a redraw"
         )
-        assert [part for part, _count in only_frozen(app).parts] == list(PARTS)
+        assert only_frozen(app).parts == list(PARTS)
         assert cells(app) == expected_narrow
 
 

@@ -143,7 +143,7 @@ async def test_a_long_answer_streams_into_segments_split_between_blocks(
         # Frozen: the finished segments share one widget, no Markdown blocks left to lay out.
         (frozen,) = answer.body.children
         assert isinstance(frozen, FrozenMarkdown)
-        segments = [part for part, _line_count in frozen.parts]
+        segments = frozen.parts
         assert len(segments) >= 2
         assert answer.markdown_source == "".join(segments) == text
         for segment in segments:  # each segment is whole blocks: fences open and close inside it

@@ -165,16 +165,16 @@ class FrozenMarkdown(Widget):
 
     def __init__(self, source: str, lines: list[Strip], width: int) -> None:
         super().__init__()
-        # Each segment's text and how many of `lines` it drew: thawed, each is its own
-        # Markdown again, so the redraw keeps the spacing the segments had.
-        self.parts: list[tuple[str, int]] = [(source, len(lines))]
+        # Each segment's text: thawed, each is its own Markdown again, so the redraw
+        # keeps the spacing the segments had.
+        self.parts: list[str] = [source]
         self.lines = lines
         self.drawn_width = width
         self._thawing = False
 
     @property
     def source(self) -> str:
-        return "".join(text for text, _count in self.parts)
+        return "".join(self.parts)
 
     def can_extend(self, other: FrozenMarkdown) -> bool:
         return not self._thawing and self.drawn_width == other.drawn_width
@@ -200,7 +200,7 @@ class FrozenMarkdown(Widget):
         if self._thawing or not self.is_attached:
             return
         self._thawing = True
-        self.app.call_later(_swap, self, [AnswerMarkdown(text) for text, _count in self.parts], None)
+        self.app.call_later(_swap, self, [AnswerMarkdown(text) for text in self.parts], None)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -225,7 +225,9 @@ class FrozenMarkdown(Widget):
         self.refresh()
 
 
-async def _swap(old: Widget, new: Widget | list[AnswerMarkdown], after: Callable[[], None] | None) -> None:
+async def _swap(
+    old: Widget, new: FrozenMarkdown | list[AnswerMarkdown], after: Callable[[], None] | None
+) -> None:
     """Put `new` where `old` is, in one frame; run `after` once `old` is gone (its objects are garbage).
 
     Frozen lines join the frozen segments next to them (segments can freeze out of order
@@ -246,8 +248,8 @@ async def _swap(old: Widget, new: Widget | list[AnswerMarkdown], after: Callable
             if isinstance(after_old, FrozenMarkdown) and new.can_extend(after_old):
                 new.extend(after_old)
                 gone.append(after_old)
-        else:
-            await parent.mount_all(new if isinstance(new, list) else [new], before=old)
+        else:  # thawed segments, live again
+            await parent.mount_all(new, before=old)
         await parent.remove_children(gone)
     if isinstance(new, list):
         for markdown in new:
