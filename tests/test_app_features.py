@@ -46,6 +46,10 @@ async def test_sequence_feedback_and_copy_keys_in_the_app(
         assert switcher.current == "sequence"
         assert app.sequence_view.trace is not None and app.sequence_view.trace.info.trace_id == trace_id
         assert app.query_one("#tree-pane").border_title == "Sequence"
+        await pilot.press("s")  # and back to the tree, its span count with it
+        assert switcher.current == "span-tree"
+        assert app.query_one("#tree-pane").border_title == f"Spans — {len(app.span_tree.trace.spans)}"
+        assert len(app.span_tree.trace.spans) > 1
 
         await pilot.press("plus")
         await wait_for(pilot, lambda: isinstance(app.screen, FeedbackScreen), "the feedback screen")

@@ -76,7 +76,7 @@ class FeatureActions(_Base):
         """Show the selected trace as a sequence diagram instead of its span tree, or back."""
         self.sequence_shown = not self.sequence_shown
         self.query_one("#tree-switcher").current = "sequence" if self.sequence_shown else "span-tree"
-        self.query_one("#tree-pane").border_title = "Sequence" if self.sequence_shown else "Spans"
+        self.show_tree_title()
 
     # -- feedback --------------------------------------------------------------------------
 

@@ -134,6 +134,7 @@ class LiveListing(_Base):
             self.sequence_view.clear_trace()
             self.span_detail.clear_span()
             self.shown_trace_id = self.wanted_trace_id = None
+            self.show_tree_title()
         self.poll_now(replace=True)
 
     # -- polling -----------------------------------------------------------------------------
@@ -270,9 +271,18 @@ class LiveListing(_Base):
         self.trace_failures = 0
         self.span_tree.show_trace(message.trace)
         self.sequence_view.show_trace(message.trace)
-        self.query_one("#tree-pane").border_title = (
-            "Sequence" if self.sequence_shown else f"Spans — {len(message.trace.spans)}"
-        )
+        self.show_tree_title()
+
+    def show_tree_title(self) -> None:
+        """The span pane's title: which view it shows and, for the tree, the trace's span count."""
+        trace = self.span_tree.trace
+        if self.sequence_shown:
+            title = "Sequence"
+        elif trace is None:
+            title = "Spans"
+        else:
+            title = f"Spans — {len(trace.spans)}"
+        self.query_one("#tree-pane").border_title = title
 
     def retry_trace_later(self) -> None:
         """A failed fetch (a timeout on a huge trace, a dropped connection) is tried again, backing off."""
