@@ -8,6 +8,7 @@ import sys
 
 from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Offset
 from textual.pilot import Pilot
 from textual.selection import Selection
 from textual.widgets import Markdown
@@ -250,3 +251,19 @@ def test_load_highlighting_loads_the_lexer_the_first_fence_needs() -> None:
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_selection_after_wide_characters_highlights_the_characters_chosen() -> None:
+    app = Host("中文 and then some words.\n")
+    async with app.run_test(size=(70, 20)) as pilot:
+        await pilot.pause()
+        assert await app.query_one(AnswerMarkdown).freeze()
+        await pilot.pause()
+        segment = frozen(app)
+        y = next(i for i, line in enumerate(segment.lines) if "中文" in line.text)
+        x = segment.lines[y].text.index("文")  # a character offset, as Textual's selection gives it
+        app.screen.selections = {segment: Selection(Offset(x, y), Offset(x + len("文 and"), y))}
+        await pilot.pause()
+        highlight = app.screen.get_component_rich_style("screen--selection").bgcolor
+        chosen = "".join(s.text for s in segment.render_line(y) if s.style and s.style.bgcolor == highlight)
+        assert chosen == "文 and"

@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Callable
 
 from markdown_it import MarkdownIt
+from rich.cells import cell_len
 from rich.segment import Segment
 from textual.events import Resize
 from textual.geometry import Size
@@ -209,8 +210,11 @@ class FrozenMarkdown(Widget):
         line = self.lines[y].crop_extend(0, width, None).apply_offsets(0, y)
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
-            start, end = span
-            end = width if end == -1 else min(end, width)
+            # The span counts characters (as the offsets Textual puts on each line do); a wide
+            # character (CJK, emoji) takes two cells, so crop at the cells those characters end in.
+            text = line.text
+            start = cell_len(text[: span[0]])
+            end = width if span[1] == -1 else min(cell_len(text[: span[1]]), width)
             # On top of the drawn colours (post_style), as Textual's own widgets show a selection.
             style = self.screen.get_component_rich_style("screen--selection")
             chosen = line.crop(start, end)
