@@ -78,6 +78,17 @@ class FeatureActions(_Base):
         self.query_one("#tree-switcher").current = "sequence" if self.sequence_shown else "span-tree"
         self.show_tree_title()
 
+    def show_tree_title(self) -> None:
+        """The span pane's title: which view it shows and, for the tree, the trace's span count."""
+        trace = self.sequence_view.trace  # the trace both views show
+        if self.sequence_shown:
+            title = "Sequence"
+        elif trace is None:
+            title = "Spans"
+        else:
+            title = f"Spans — {len(trace.spans)}"
+        self.query_one("#tree-pane").border_title = title
+
     # -- feedback --------------------------------------------------------------------------
 
     def action_feedback(self) -> None:

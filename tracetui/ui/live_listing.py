@@ -273,17 +273,6 @@ class LiveListing(_Base):
         self.sequence_view.show_trace(message.trace)
         self.show_tree_title()
 
-    def show_tree_title(self) -> None:
-        """The span pane's title: which view it shows and, for the tree, the trace's span count."""
-        trace = self.span_tree.trace
-        if self.sequence_shown:
-            title = "Sequence"
-        elif trace is None:
-            title = "Spans"
-        else:
-            title = f"Spans — {len(trace.spans)}"
-        self.query_one("#tree-pane").border_title = title
-
     def retry_trace_later(self) -> None:
         """A failed fetch (a timeout on a huge trace, a dropped connection) is tried again, backing off."""
         trace_id = self.wanted_trace_id
