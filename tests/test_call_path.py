@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracetui.tracking.call_path import (
     ATTR_HOP,
@@ -17,7 +19,7 @@ from tracetui.tracking.call_path import (
     model_endpoint,
 )
 from tracetui.tracking.decode import decode_trace
-from tracetui.tracking.models import Span, SpanEvent, TokenUsage, Trace, TraceInfo
+from tracetui.tracking.models import Span, SpanEvent, TokenUsage, Trace, TraceInfo, elapsed_ns
 
 # A real GET /api/3.0/mlflow/traces/get response for a plain mlflow.litellm.autolog() program.
 SAMPLE = Path(__file__).parent / "samples" / "autolog_get_trace.json"
@@ -206,3 +208,14 @@ def test_model_endpoint(attributes: dict, model: str, host: str | None, is_ollam
 def test_unfinished_llm_span_has_open_ended_hops() -> None:
     llm = span("litellm-completion", "a", end_ms=None, attributes={"model": "ollama/qwen2.5"})
     assert all(hop.duration_ns is None for hop in derived_hops(llm))
+
+
+@given(st.integers(0, 2**63), st.one_of(st.none(), st.integers(0, 2**63)))
+def test_elapsed_is_unknown_while_running_and_never_negative(start: int, end: int | None) -> None:
+    """Spans and derived hops share this: a running span has no duration, and an end a little
+    before the start (two processes' clocks) is zero, not a negative time."""
+    elapsed = elapsed_ns(start, end)
+    if end is None:
+        assert elapsed is None
+    else:
+        assert elapsed == (end - start if end >= start else 0)

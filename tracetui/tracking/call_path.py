@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracetui.tracking.models import Span, TokenUsage, Trace
+from tracetui.tracking.models import Span, TokenUsage, Trace, elapsed_ns
 
 # The attribute a tracetui chat span sets to say which hop it is.
 ATTR_HOP = "tracetui.hop"
@@ -56,9 +56,7 @@ class DerivedHop:
 
     @property
     def duration_ns(self) -> int | None:
-        if self.end_time_ns is None:
-            return None
-        return max(0, self.end_time_ns - self.start_time_ns)
+        return elapsed_ns(self.start_time_ns, self.end_time_ns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,7 +345,7 @@ class TrackingClient:
         with collection_paused():
             return self._read(*args)
 
-    async def _request(
+    async def request_json(
         self,
         method: str,
         path: str,
@@ -358,6 +358,9 @@ class TrackingClient:
         large_then: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Any:
         """The JSON object answered; for a body over THREAD_PARSE_BYTES, `large_then(object)` if given.
+
+        Errors become TrackingErrors with a sentence (`what` names the request in it); for
+        endpoints this client has no method for (feedback.py's assessments).
 
         A large body is parsed (and `large_then` applied) in one worker thread with garbage
         collection paused; a small one is parsed on the event loop and returned as is.
@@ -391,7 +394,9 @@ class TrackingClient:
             params: dict[str, Any] = {"max_results": EXPERIMENT_PAGE, "view_type": "ACTIVE_ONLY"}
             if page_token:
                 params["page_token"] = page_token
-            body = await self._request("GET", SEARCH_EXPERIMENTS_PATH, params=params, what="list experiments")
+            body = await self.request_json(
+                "GET", SEARCH_EXPERIMENTS_PATH, params=params, what="list experiments"
+            )
             items = body.get("experiments") or []
             if not isinstance(items, list):
                 raise BadResponse("The tracking server sent an experiment list that is not a list.")
@@ -409,7 +414,7 @@ class TrackingClient:
         label = f"with id {experiment_id}"
         if not experiment_id.isdigit():
             raise self._experiment_not_found(label)("")
-        body = await self._request(
+        body = await self.request_json(
             "GET",
             GET_EXPERIMENT_PATH,
             params={"experiment_id": experiment_id},
@@ -419,7 +424,7 @@ class TrackingClient:
         return decode_experiment(body.get("experiment"))
 
     async def get_experiment_by_name(self, name: str) -> Experiment:
-        body = await self._request(
+        body = await self.request_json(
             "GET",
             GET_EXPERIMENT_BY_NAME_PATH,
             params={"experiment_name": name},
@@ -464,7 +469,7 @@ class TrackingClient:
             body["filter"] = filter_string
         if page_token:
             body["page_token"] = page_token
-        response = await self._request(
+        response = await self.request_json(
             "POST", SEARCH_TRACES_PATH, json_body=body, what="search traces", search=True
         )
         return decode_trace_page(response)
@@ -524,7 +529,7 @@ class TrackingClient:
         params = {"trace_id": trace_id}
         if allow_partial:
             params["allow_partial"] = "true"
-        return await self._request(
+        return await self.request_json(
             "GET",
             GET_TRACE_PATH,
             params=params,

@@ -79,7 +79,7 @@ async def get_trace_info(client: TrackingClient, trace_id: str) -> TraceInfo:
     def not_found(_message: str) -> TrackingError:
         return TraceNotFound(f"No trace {trace_id} on {base}; it may have been deleted.")
 
-    body = await client._request(
+    body = await client.request_json(
         "GET", _path(TRACE_PATH, trace_id), what=f"read trace {trace_id}", not_found=not_found
     )
     trace = body.get("trace")
@@ -125,7 +125,7 @@ async def log_feedback(
             )
         return TraceNotFound(f"No trace {trace_id} on {base}; it may have been deleted.")
 
-    body = await client._request(
+    body = await client.request_json(
         "POST",
         _path(ASSESSMENTS_PATH, trace_id),
         json_body={"assessment": assessment},

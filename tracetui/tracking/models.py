@@ -28,6 +28,13 @@ METADATA_USER = "mlflow.trace.user"
 TAG_TRACE_NAME = "mlflow.traceName"
 
 
+def elapsed_ns(start_ns: int, end_ns: int | None) -> int | None:
+    """From start to end; None while it has not ended, never negative (clocks of two processes)."""
+    if end_ns is None:
+        return None
+    return max(0, end_ns - start_ns)
+
+
 @dataclass(frozen=True, slots=True)
 class Experiment:
     experiment_id: str
@@ -116,9 +123,7 @@ class Span:
 
     @property
     def duration_ns(self) -> int | None:
-        if self.end_time_ns is None:
-            return None
-        return max(0, self.end_time_ns - self.start_time_ns)
+        return elapsed_ns(self.start_time_ns, self.end_time_ns)
 
 
 @dataclass(frozen=True, slots=True)
