@@ -91,7 +91,7 @@ class LocalMlflowServer:
         return cmd
 
     def environment(self) -> dict[str, str]:
-        """This process's environment with what the embedded server needs; the user's settings win."""
+        """This process's environment minus the client's tracking URI, plus the server's defaults."""
         env = dict(os.environ)
         # The server imports litellm, which otherwise retries a price-map download for ~7 s.
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
