@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from tracetui.chat.session import TurnResult
 from tracetui.tracking.transcript import Turn, turns_to_messages
-from tracetui.ui.widgets.answer_markdown import AnswerMarkdown
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
 from tracetui.visible import make_visible, one_line
@@ -56,9 +55,8 @@ async def load_session_into_chat(pane: ChatPane, session_id: str, turns: Sequenc
     await pane.log.mount_all(widgets)
     for turn, answer in zip(turns, answers, strict=True):
         # A model's text is data: controls become visible before Markdown sees them.
-        markdown = answer.body.query_one(AnswerMarkdown)
-        await markdown.update(make_visible(turn.answer))
-        markdown.finish()  # drawn once, then one widget of lines (answer_markdown.py)
+        answer.body.append(make_visible(turn.answer))
+        answer.body.finish()
         answer.show_result(turn_result(turn, session.model), tracing_on=False)
         pane.answers.append(answer)
         pane.input.remember(turn.prompt)

@@ -8,20 +8,17 @@ and control characters show as ␛-style stand-ins instead of reaching the termi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from tracetui.chat.ollama import ollama_model_tag
 from tracetui.chat.session import TurnResult
 from tracetui.ui.messages import ShowTrace
 from tracetui.ui.safe_text import safe_content
-from tracetui.ui.widgets.answer_markdown import AnswerMarkdown, FrozenMarkdown
-from tracetui.ui.widgets.answer_stream import SegmentedMarkdownStream
+from tracetui.ui.widgets.answer_view import AnswerView
 
 
 def model_label(litellm_model: str) -> str:
@@ -109,11 +106,10 @@ class AnswerMessage(Vertical, can_focus=True):
         padding: 0 1;
         border-left: blank;
     }
-    /* No background change on focus: finished answer text is frozen lines drawn on the plain one. */
+    /* No background change on focus: the answer's lines are drawn once, on the plain one. */
     AnswerMessage:focus { border-left: thick $accent; }
     AnswerMessage > .answer-model { color: $text-accent; text-style: bold; }
     AnswerMessage > .answer-body { height: auto; }
-    AnswerMessage Markdown { margin: 0; padding: 0; background: transparent; }
     AnswerMessage > .answer-footer { color: $text-muted; }
     AnswerMessage > ChatBanner { margin: 0; }
     """
@@ -122,19 +118,13 @@ class AnswerMessage(Vertical, can_focus=True):
         super().__init__()
         self.model = model
         self.result: TurnResult | None = None
-        self.body = Vertical(self.new_markdown(), classes="answer-body")
+        self.body = AnswerView(classes="answer-body")  # `append` streamed text, then `finish`
         self.footer = Static(Content.styled("…", "dim"), classes="answer-footer")
-
-    @staticmethod
-    def new_markdown() -> AnswerMarkdown:
-        return AnswerMarkdown()
 
     @property
     def markdown_source(self) -> str:
-        """The Markdown shown, all segments together (the answer with controls made visible)."""
-        return "".join(
-            child.source for child in self.body.children if isinstance(child, (Markdown, FrozenMarkdown))
-        )
+        """The Markdown shown (the answer with controls made visible)."""
+        return self.body.source
 
     @property
     def trace_id(self) -> str | None:
@@ -144,15 +134,6 @@ class AnswerMessage(Vertical, can_focus=True):
         yield Static(Content(model_label(self.model)), classes="answer-model")
         yield self.body
         yield self.footer
-
-    def open_stream(self, after_segment: Callable[[], None] | None = None) -> SegmentedMarkdownStream:
-        """A stream that appends to the Markdown, coalescing fragments that arrive faster than frames.
-
-        Write visible text only (`make_visible`); `await stream.stop()` in a `finally`.
-        """
-        return SegmentedMarkdownStream(
-            self.body, self.new_markdown, self.body.query_one(AnswerMarkdown), after_segment=after_segment
-        )
 
     def show_result(self, result: TurnResult, *, tracing_on: bool = True) -> None:
         """Fill the footer and add the banners a finished turn calls for.

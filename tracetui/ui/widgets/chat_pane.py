@@ -1,11 +1,11 @@
 """The chat pane: a scrolling conversation, a prompt input with history, streaming Markdown answers.
 
 The answer streams in a worker on the app's loop: it iterates the chat layer's
-`ChatTurn` and writes each delta (made visible first) into a `MarkdownStream`,
-which appends only the new text and coalesces bursts, so the whole answer is
-never re-parsed per chunk and typing stays responsive. When the stream ends —
-normally, stopped with Esc, or by an error — the stream is stopped in `finally`
-and the Markdown gets one full update to repair anything left open.
+`ChatTurn` and appends each delta (made visible first) to the answer's
+`AnswerView`, which only redraws the segment still streaming on the next frame,
+so the whole answer is never re-parsed per chunk and typing stays responsive.
+When the stream ends — normally, stopped with Esc, or by an error — the view is
+finished in `finally`, which closes anything left open (an unclosed fence).
 
 Messages for the app: `ChatPane.ShowTrace` (the same class as
 `tracetui.ui.messages.ShowTrace`, handled by `on_show_trace`) and
@@ -36,7 +36,7 @@ from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_lite
 from tracetui.ui import messages
 from tracetui.ui.heap import freeze_heap, release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
-from tracetui.ui.widgets.answer_markdown import load_highlighting
+from tracetui.ui.widgets.answer_render import load_highlighting
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
 from tracetui.visible import make_visible
 
@@ -259,13 +259,14 @@ class ChatPane(Vertical):
         await asyncio.gather(import_litellm_async(), asyncio.to_thread(load_highlighting))
         freeze_heap()
         turn = self._turn = self.session.start_turn(prompt)
-        stream = answer.open_stream(after_segment=settle_heap)
         try:
             async for delta in turn:
                 # A model's text is data: escapes and controls become visible before Markdown sees them.
-                await stream.write(make_visible(delta))
+                # Appending is cheap: the next frame draws what changed, however many deltas came.
+                if answer.body.append(make_visible(delta)):
+                    settle_heap()  # a segment finished: its objects live on (tracetui/ui/heap.py)
         finally:
-            await stream.stop()  # also re-parses the last segment once, to close what is open
+            answer.body.finish()  # the rest, an unclosed fence included, is drawn as the last segment
         result = await turn.result()
         freeze_heap()  # also freezes what the trace writer imported (mlflow, opentelemetry)
         answer.show_result(result, tracing_on=self.session.tracer is not None)
