@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -250,3 +251,52 @@ async def test_a_selection_after_wide_characters_highlights_the_characters_chose
         highlight = app.screen.get_component_rich_style("screen--selection").bgcolor
         chosen = "".join(s.text for s in view.render_line(y) if s.style and s.style.bgcolor == highlight)
         assert chosen == "文 and"
+
+
+async def test_segments_due_at_once_are_drawn_over_the_next_frames_in_order() -> None:
+    text = "".join(f"Paragraph {n}: " + "word " * 50 + "\n\n" for n in range(6))
+    app = Host()
+    async with app.run_test(size=(70, 40)) as pilot:
+        await pilot.pause()
+        view = app.view
+        view.draw_budget_s = 0.0  # one segment a frame
+        view.append(text)
+        view.finish()
+        assert len(view.segments) == 6
+        first = view.lines_at(view.size.width)  # what the next frame lays out
+        assert view.behind
+        assert "Paragraph 0:" in first[0].text and not any("Paragraph 1:" in line.text for line in first)
+        for _ in range(100):  # the frames that follow draw the rest
+            if not view.behind:
+                break
+            await pilot.pause(0.02)
+        assert not view.behind
+        await pilot.pause()
+        shown = [line.text for line in view.lines_at(view.size.width)]
+        starts = [next(i for i, line in enumerate(shown) if f"Paragraph {n}:" in line) for n in range(6)]
+        assert starts == sorted(starts)
+        assert view.source == text
+
+
+async def test_while_streaming_new_text_waits_for_its_paced_frame_and_the_last_shows_at_once() -> None:
+    app = Host()
+    async with app.run_test(size=(70, 20)) as pilot:
+        view = app.view
+        view.append("First paragraph.\n\n")
+        await pilot.pause()
+        assert "First paragraph." in screen_lines(app)
+        view._next_layout_at = time.perf_counter() + 60  # as after a costly frame in a flood of text
+        view.append("Second paragraph.\n\n")
+        assert not any("Second" in line.text for line in view.lines_at(view.size.width))  # held back
+        view._next_layout_at = time.perf_counter() + 0.2
+        view.append("Third paragraph.\n")
+        for _ in range(100):  # the paced frame comes by itself
+            if "Third paragraph." in screen_lines(app):
+                break
+            await pilot.pause(0.02)
+        assert "Second paragraph." in screen_lines(app) and "Third paragraph." in screen_lines(app)
+        view._next_layout_at = time.perf_counter() + 60
+        view.append(" The end.")
+        view.finish()  # the last text is not held back
+        assert any("The end." in line.text for line in view.lines_at(view.size.width))
+        assert view.source == "First paragraph.\n\nSecond paragraph.\n\nThird paragraph.\n The end."

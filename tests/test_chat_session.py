@@ -36,6 +36,22 @@ async def test_answer_streams_in_pieces_and_is_whole_at_the_end(fake_ollama: Fak
     assert not result.traced and result.not_traced_reason  # no tracer given
 
 
+async def test_the_text_ends_with_the_done_line_and_a_late_cancel_changes_nothing(
+    fake_ollama: FakeOllama,
+) -> None:
+    # Iteration ends at the model's finish reason, while litellm may still be finishing the
+    # stream (it builds its complete response in a thread): an Esc then must not turn a whole
+    # answer into a stopped one.
+    fake_ollama.script(FakeAnswer.of_tokens(300, fast=True))
+    turn = _session(fake_ollama).start_turn("Count")
+    text = "".join([delta async for delta in turn])
+    turn.cancel()
+    result = await turn.result()
+    assert not result.cancelled and result.ok and result.finish_reason == "stop"
+    assert result.answer == text and len(text.split()) == 300
+    assert not turn.streaming
+
+
 async def test_history_system_prompt_and_options_reach_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.script("First answer.", "Second answer.")
     session = _session(

@@ -80,9 +80,16 @@ class AnswerDocument(Markdown):
     }
 
     def __init__(self, markup: str, code_theme: str) -> None:
-        super().__init__("", code_theme=code_theme, hyperlinks=False)
+        # Rich's own __init__ is not called: it builds a parser of its own on every call (~0.5 ms,
+        # for each segment on each frame), with raw HTML on. These are the attributes it sets.
         self.markup = markup
         self.parsed: list[Token] = answer_parser().parse(markup)
+        self.code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = False  # a link shows as its text and its address
+        self.inline_code_lexer = None
+        self.inline_code_theme = code_theme
 
 
 def _solid(value: str | None, background: Color) -> str | None:

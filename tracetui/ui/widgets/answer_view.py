@@ -11,6 +11,9 @@ them all again, once.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -19,6 +22,7 @@ from textual.color import Color
 from textual.geometry import Size
 from textual.selection import Selection
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from tracetui.ui.widgets.answer_render import draw_markdown, join_drawn, markdown_theme
@@ -29,6 +33,20 @@ class AnswerView(Widget):
     """Markdown text that grows with `append` and ends with `finish`; `source` is all of it."""
 
     DEFAULT_CSS = "AnswerView { height: auto; }"
+
+    # Drawing per frame, at most (and at least one segment): 2,000 words of Markdown streamed
+    # as fast as a socket takes them finish ~3 segments a frame, ~5 ms of drawing here.
+    draw_budget_s = 0.004
+    # While text streams, frames that show it are spaced by what they take: after a frame
+    # that took t, the next waits `frame_spacing` t. A model read at 50 tokens/s (~250
+    # characters/s) gets a frame every ~20 ms. Text faster than `flood_chars_per_s` is
+    # faster than anyone reads: frames then wait `flood_frame_spacing` t (at most
+    # `_MAX_WAIT_S`), and the time goes to reading the stream instead (issue 4 a: the final
+    # render within 1.1x of litellm alone). The last text is shown at once.
+    frame_spacing = 2.0
+    flood_frame_spacing = 25.0
+    flood_chars_per_s = 3000.0
+    _MAX_WAIT_S = 0.25
 
     def __init__(
         self,
@@ -51,6 +69,12 @@ class AnswerView(Widget):
         # read for each line it took a fifth of a streaming frame.
         self._style: Style | None = None
         self._theme = Theme()  # Rich's markdown styles in the app's theme, made with `_drawn_for`
+        self._layout_asked = False
+        self._stale = False  # text came since `_lines` were joined
+        self._next_layout_at = 0.0  # while streaming, no layout asked for before this (perf_counter)
+        self._paced: Timer | None = None
+        self._chars = 0  # characters appended so far, and at the last frame that showed text
+        self._chars_shown, self._shown_at = 0, time.perf_counter()
         if markdown:
             self.append(markdown)
             self.finish()
@@ -62,6 +86,7 @@ class AnswerView(Widget):
     def append(self, text: str) -> int:
         """Add streamed text; returns how many segments it finished (drawn once, next frame)."""
         done = self._splitter.feed(text)
+        self._chars += len(text)
         self.segments.extend(done)
         self._changed()
         return len(done)
@@ -72,12 +97,37 @@ class AnswerView(Widget):
         if last:
             self.segments.append(last)
         self.finished = True
+        self._next_layout_at = 0.0
         self._changed()
 
     def _changed(self) -> None:
         self._live = None
-        self._lines = None
+        self._stale = True
+        # Once per frame: a fast stream appends hundreds of times between two, and each
+        # refresh walks the ancestors. The layout that follows reads `lines_at`, which re-arms it.
+        if self._layout_asked:
+            return
+        wait = self._next_layout_at - time.perf_counter()
+        if wait > 0 and not self.finished:
+            if self._paced is None:
+                self._paced = self.set_timer(min(wait, self._MAX_WAIT_S), self._paced_layout)
+            return
+        self._layout_asked = True
         self.refresh(layout=True)
+
+    def _paced_layout(self) -> None:
+        self._paced = None
+        self._next_layout_at = 0.0
+        self._changed()
+
+    def _frame_shown(self, started: float) -> None:
+        """After a frame that drew new lines: space the next one by what this one took."""
+        now = time.perf_counter()
+        chars, since = self._chars - self._chars_shown, now - self._shown_at
+        self._chars_shown, self._shown_at = self._chars, now
+        flood = since > 0 and chars / since > self.flood_chars_per_s
+        spacing = self.flood_frame_spacing if flood else self.frame_spacing
+        self._next_layout_at = now + min((now - started) * spacing, self._MAX_WAIT_S)
 
     def on_mount(self) -> None:
         # The theme is part of what was drawn (`_drawn_for`): draw again in the new colours.
@@ -92,6 +142,7 @@ class AnswerView(Widget):
     def lines_at(self, width: int) -> list[Strip]:
         """Every line of the answer at `width`; only what changed since the last call is drawn."""
         width = max(width, 1)
+        self._layout_asked = False
         if self._style is None:
             self._style = self.rich_style
         style = self._style
@@ -100,21 +151,51 @@ class AnswerView(Widget):
             self._drawn, self._drawn_for, self._live, self._lines = [], drawn_for, None, None
             background = Color.from_rich_color(style.bgcolor) if style.bgcolor else Color(0, 0, 0)
             self._theme = markdown_theme(self.app.theme_variables, background)
-        if self._lines is not None:
+        if self._lines is not None and (not self._stale or self._held()):
             return self._lines
+        self._stale = False
         theme, code_theme = self._theme, "monokai" if self.app.current_theme.dark else "default"
+        if not self.finished and (self.segments or self._splitter.pending):
+            # Runs once the frame drawing this (and what was ready with it) is done; not
+            # `call_after_refresh`, which also waits for every message queued meanwhile.
+            asyncio.get_running_loop().call_soon(self._frame_shown, time.perf_counter())
 
         def draw(markup: str) -> list[Strip]:
             return draw_markdown(self.app.console, markup, width, style, theme, code_theme)
 
+        # A stream faster than frames finishes several segments between two (a width or theme
+        # change makes every segment due): draw them for at most `draw_budget_s` a frame, at
+        # least one, and show the rest on the frames that follow, in order.
+        deadline = time.perf_counter() + self.draw_budget_s
         while len(self._drawn) < len(self.segments):
             self._drawn.append(draw(self.segments[len(self._drawn)]))
+            if time.perf_counter() > deadline and len(self._drawn) < len(self.segments):
+                self._lines = join_drawn(self._drawn, Strip.blank(width, style))
+                self.call_after_refresh(self._changed)  # the next frame draws on
+                return self._lines
         pending = self._splitter.pending
         if self._live is None:
             self._live = draw(pending) if pending.strip() else []
-        lines = join_drawn([*self._drawn, self._live], Strip.blank(width, style))
-        self._lines = lines
-        return lines
+        self._lines = join_drawn([*self._drawn, self._live], Strip.blank(width, style))
+        return self._lines
+
+    def _held(self) -> bool:
+        """Streaming, and too soon after the last frame that showed new text: show the same lines.
+
+        Not only our own refreshes lead to frames: each frame that resizes this widget makes
+        Textual lay it out again on the next, so new text is held back here, not only there.
+        """
+        return not self.finished and time.perf_counter() < self._next_layout_at
+
+    @property
+    def drawn(self) -> bool:
+        """Finished, and its last frame showed all of it."""
+        return self.finished and self._lines is not None and not self._stale and not self.behind
+
+    @property
+    def behind(self) -> bool:
+        """Finished segments wait to be drawn (at most `draw_budget_s` of drawing goes in a frame)."""
+        return len(self._drawn) < len(self.segments)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._style = None  # a layout pass: the theme or an ancestor's background may have changed
