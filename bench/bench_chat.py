@@ -1,10 +1,13 @@
-"""Chat streaming overhead: ChatSession versus plain litellm on the same 2,000-token stream.
+"""Chat streaming overhead: ChatSession, and the chat pane's final render, versus plain litellm.
 
-Both read the same answer from the fake Ollama in its fast mode (the whole
-stream as quickly as the socket takes it), through real litellm over real
-HTTP. Runs alternate and the median of each is compared, in one process, so
-the machine's load affects both alike. ChatSession runs without a tracer:
-tracing happens after the text ends and is not part of the streaming cost.
+All three read the same 2,000-token answer from the fake Ollama in its fast
+mode (the whole stream as quickly as the socket takes it), through real
+litellm over real HTTP: plain litellm consuming the stream; ChatSession
+consuming it; and the chat pane in a headless app, from Enter to the frame that
+shows the answer's last line (issue 4 a: "time to final render"). Runs
+alternate and the median of each is compared, in one process, so the machine's
+load affects all alike. No tracer: tracing happens after the text ends and is
+not part of the streaming cost.
 
 Before each timed run the loop is left idle for a moment and the garbage
 collector run: litellm finishes every stream with logging tasks of its own in
@@ -58,6 +61,34 @@ async def chat_session(fake: FakeOllama) -> tuple[float, int]:
     return elapsed, len("".join(text).split())
 
 
+async def chat_pane_render(fake: FakeOllama) -> tuple[float, int]:
+    """Enter in a headless app's chat pane -> the frame that has drawn the whole answer."""
+    from textual import events
+    from textual.app import App, ComposeResult
+
+    from tracetui.ui.widgets.chat_pane import ChatPane, PromptInput
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ChatPane(ChatSession(model=MODEL, ollama_url=fake.url))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChatPane)
+        prompt = app.query_one(PromptInput)
+        prompt.focus()
+        prompt.value = MESSAGES[0]["content"]
+        await pilot.pause()
+        started = time.perf_counter()
+        app.post_message(events.Key("enter", "\r"))  # as a terminal sends it
+        while not pane.answers or not pane.answers[-1].body.drawn:
+            await asyncio.sleep(0.001)
+        elapsed = time.perf_counter() - started
+        answer = pane.answers[-1].markdown_source
+        await pane.session.aclose()
+    return elapsed, len(answer.split())
+
+
 async def settle() -> None:
     """Let the previous run's background work (litellm's logging tasks) end, then collect."""
     await asyncio.sleep(0.3)
@@ -69,7 +100,8 @@ async def main(tokens: int, runs: int) -> None:
         fake.default_answer = FakeAnswer.of_tokens(tokens, fast=True)
         await plain_litellm(fake)  # warm-up: imports, first connection
         await chat_session(fake)
-        plain_times, session_times = [], []
+        await chat_pane_render(fake)
+        plain_times, session_times, pane_times = [], [], []
         for _ in range(runs):
             await settle()
             elapsed, got = await plain_litellm(fake)
@@ -79,11 +111,16 @@ async def main(tokens: int, runs: int) -> None:
             elapsed, got = await chat_session(fake)
             assert got == tokens, f"ChatSession got {got} of {tokens} tokens"
             session_times.append(elapsed)
+            await settle()
+            elapsed, got = await chat_pane_render(fake)
+            assert got == tokens, f"the chat pane showed {got} of {tokens} tokens"
+            pane_times.append(elapsed)
     plain, session = statistics.median(plain_times), statistics.median(session_times)
-    print(f"{tokens}-token answer, median of {runs} alternating runs")
-    print(f"  plain litellm consume : {plain * 1000:8.1f} ms")
-    print(f"  ChatSession consume   : {session * 1000:8.1f} ms")
-    print(f"  ratio                 : {session / plain:8.3f}x  (target <= 1.1x)")
+    pane = statistics.median(pane_times)
+    print(f"{tokens}-token answer, median of {runs} alternating runs (load {os.getloadavg()[0]:.1f})")
+    print(f"  plain litellm consume          : {plain * 1000:8.1f} ms")
+    print(f"  ChatSession consume            : {session * 1000:8.1f} ms  {session / plain:6.3f}x")
+    print(f"  chat pane, Enter -> final frame: {pane * 1000:8.1f} ms  {pane / plain:6.3f}x  (target <= 1.1x)")
 
 
 if __name__ == "__main__":
