@@ -243,11 +243,15 @@ class ChatTurn:
         finally:
             self._streaming = False
             self.record.end_ns = time.time_ns()
-            if not self._text_ended:
-                self._text_ended = True
-                self._queue.put_nowait(_END)
+            self._end_text()
         result = await self._finish()
         self._result.set_result(result)
+
+    def _end_text(self) -> None:
+        """No more text for the consumer (once): the model finished, or the stream ended."""
+        if not self._text_ended:
+            self._text_ended = True
+            self._queue.put_nowait(_END)
 
     async def _stream(self) -> None:
         session, record = self.session, self.record
@@ -287,12 +291,11 @@ class ChatTurn:
                         record.first_delta_ns = time.time_ns()
                     record.answer += text
                     self._queue.put_nowait(text)
-                if record.finish_reason is not None and not self._text_ended:
+                if record.finish_reason is not None:
                     # The model's done line: the text is whole. litellm still builds its
                     # complete response in a thread (~115 ms for 2,000 chunks here) before
                     # the stream ends; the answer need not wait for that to be shown as done.
-                    self._text_ended = True
-                    self._queue.put_nowait(_END)
+                    self._end_text()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every litellm/openai error, and anything litellm leaks
