@@ -47,6 +47,13 @@ def markdown_answer(tokens: int) -> str:
     return text
 
 
+def code_answer(lines: int) -> str:
+    """A script in one code fence, `lines` lines long (drawn in pieces of 40: answer_view.py)."""
+    step = "def step_{n}(value):\n    return transform(value, {n})  # step {n}\n"
+    code = "".join(step.format(n=n) for n in range(lines // 2))
+    return f"Here is the script:\n\n```python\n{code}```\n\nRun it with Python 3.11.\n"
+
+
 class Host(App[None]):
     def __init__(self, session: ChatSession) -> None:
         super().__init__()
@@ -109,6 +116,7 @@ async def main(runs: int) -> None:
         "200 words at 50 tok/s (a real model's pace)": FakeAnswer.of_text(
             markdown_answer(200), token_delay_s=0.02
         ),
+        "a 600-line code fence": FakeAnswer.of_text(code_answer(600), fast=True),
     }
     with FakeOllama() as fake:
         await one_run(fake, FakeAnswer.of_tokens(50, fast=True))  # warm up litellm's first call

@@ -21,7 +21,7 @@ from textual.selection import Selection
 from textual.strip import Strip
 
 from tracetui.ui.widgets.answer_render import draw_markdown, join_drawn
-from tracetui.ui.widgets.answer_segments import SegmentSplitter, is_fence
+from tracetui.ui.widgets.answer_segments import SegmentSplitter, is_fence, long_fence
 from tracetui.ui.widgets.answer_view import AnswerView
 
 TEXT = (
@@ -300,3 +300,68 @@ async def test_while_streaming_new_text_waits_for_its_paced_frame_and_the_last_s
         view.finish()  # the last text is not held back
         assert any("The end." in line.text for line in view.lines_at(view.size.width))
         assert view.source == "First paragraph.\n\nSecond paragraph.\n\nThird paragraph.\n The end."
+
+
+LONG_FENCE = (
+    "Here is the script:\n\n```python\n"
+    + "".join(f"value_{n} = compute({n}, 'text')  # step {n}\n" for n in range(130))
+    + "```\n\nThat is all.\n"
+)
+
+
+async def test_a_long_code_fence_is_drawn_in_pieces_that_join_as_the_whole_fence() -> None:
+    app = Host()
+    async with app.run_test(size=(90, 30)) as pilot:
+        view = app.view
+        for start in range(0, len(LONG_FENCE), 50):  # streamed: the last piece grows, frame after frame
+            view.append(LONG_FENCE[start : start + 50])
+            if start % 1000 == 0:
+                await pilot.pause()
+                assert not view.finished
+        view.finish()
+        for _ in range(100):  # at most 4 ms of drawing a frame: the last segment may come a frame later
+            await pilot.pause(0.02)
+            if view.drawn:
+                break
+        width = view.size.width
+        whole = draw_markdown(plain_console(), LONG_FENCE, width, Style(), Theme(), "monokai")
+        assert drawn_text(view.lines_at(width)) == drawn_text(whole)
+        # Drawn in pieces of 40 code lines, kept for the finished segment.
+        assert len(view._fence_pieces) == 4
+        code_line = next(line for line in view.lines_at(width) if "value_77" in line.text)
+        colours = {segment.style.color for segment in code_line if segment.style and segment.text.strip()}
+        assert len(colours) > 1  # highlighted
+
+
+def test_long_fence_cuts_only_long_top_level_fences_and_keeps_every_character() -> None:
+    code = "".join(f"line {n}\n" for n in range(95))
+    text = f"Intro.\n\n````sh\n{code}````\n\nAfter.\n"
+    fence = long_fence(text, chunk_lines=40)
+    assert fence is not None
+    assert (fence.head, fence.opening) == ("Intro.\n\n", "````sh\n")
+    assert (fence.closing, fence.rest) == ("````\n", "\nAfter.\n")
+    assert fence.marker == "````" and [chunk.count("\n") for chunk in fence.chunks] == [40, 40, 15]
+    assert fence.head + fence.opening + "".join(fence.chunks) + fence.closing + fence.rest == text
+    unclosed = long_fence(f"```\n{code}", chunk_lines=40)
+    assert unclosed is not None and unclosed.closing == "" and "".join(unclosed.chunks) == code
+    assert long_fence(f"```\n{code[:200]}```\n", chunk_lines=40) is None  # short: drawn whole
+    assert long_fence(f"- item\n\n  ```\n{code}  ```\n", chunk_lines=40) is None  # in a list item
+
+
+async def test_a_long_fence_arriving_at_once_is_drawn_a_piece_a_frame() -> None:
+    app = Host()
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        view = app.view
+        view.draw_budget_s = 0.0  # one piece a frame
+        view.append(LONG_FENCE[: LONG_FENCE.index("That is all.")])  # still streaming: the live segment
+        first = drawn_text(view.lines_at(view.size.width))
+        assert any("value_39 " in line for line in first) and not any("value_40 " in line for line in first)
+        for _ in range(100):  # the frames that follow draw the other pieces
+            await pilot.pause(0.02)
+            if any("value_129 " in line.text for line in view.lines_at(view.size.width)):
+                break
+        assert len(view._fence_pieces) == 4
+        shown = drawn_text(view.lines_at(view.size.width))
+        rows = [next(i for i, line in enumerate(shown) if f"value_{n} " in line) for n in range(130)]
+        assert rows == sorted(rows)  # every code line, in order

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -26,7 +27,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tracetui.ui.widgets.answer_render import draw_markdown, join_drawn, markdown_theme
-from tracetui.ui.widgets.answer_segments import DEFAULT_SEGMENT_CHARS, SegmentSplitter
+from tracetui.ui.widgets.answer_segments import DEFAULT_SEGMENT_CHARS, SegmentSplitter, long_fence
 
 
 class AnswerView(Widget):
@@ -70,6 +71,8 @@ class AnswerView(Widget):
         self._style: Style | None = None
         self._theme = Theme()  # Rich's markdown styles in the app's theme, made with `_drawn_for`
         self._layout_asked = False
+        # Pieces of long code fences as drawn for `_drawn_for`: (opening line, index) -> (code, lines).
+        self._fence_pieces: dict[tuple[str, int], tuple[str, list[Strip]]] = {}
         self._stale = False  # text came since `_lines` were joined
         self._next_layout_at = 0.0  # while streaming, no layout asked for before this (perf_counter)
         self._paced: Timer | None = None
@@ -149,6 +152,7 @@ class AnswerView(Widget):
         drawn_for = (width, self.app.theme, style)
         if drawn_for != self._drawn_for:
             self._drawn, self._drawn_for, self._live, self._lines = [], drawn_for, None, None
+            self._fence_pieces.clear()
             background = Color.from_rich_color(style.bgcolor) if style.bgcolor else Color(0, 0, 0)
             self._theme = markdown_theme(self.app.theme_variables, background)
         if self._lines is not None and (not self._stale or self._held()):
@@ -164,20 +168,60 @@ class AnswerView(Widget):
             return draw_markdown(self.app.console, markup, width, style, theme, code_theme)
 
         # A stream faster than frames finishes several segments between two (a width or theme
-        # change makes every segment due): draw them for at most `draw_budget_s` a frame, at
-        # least one, and show the rest on the frames that follow, in order.
+        # change makes every segment due, a long code fence many pieces): draw them for at most
+        # `draw_budget_s` a frame, at least one, and show the rest on the frames that follow.
         deadline = time.perf_counter() + self.draw_budget_s
+        blank = Strip.blank(width, style)
         while len(self._drawn) < len(self.segments):
-            self._drawn.append(draw(self.segments[len(self._drawn)]))
-            if time.perf_counter() > deadline and len(self._drawn) < len(self.segments):
-                self._lines = join_drawn(self._drawn, Strip.blank(width, style))
+            lines, whole = self._draw_segment(draw, self.segments[len(self._drawn)], blank, deadline)
+            if whole:
+                self._drawn.append(lines)
+            if not whole or (time.perf_counter() > deadline and len(self._drawn) < len(self.segments)):
+                self._lines = join_drawn([*self._drawn, [] if whole else lines], blank)
                 self.call_after_refresh(self._changed)  # the next frame draws on
                 return self._lines
-        pending = self._splitter.pending
-        if self._live is None:
-            self._live = draw(pending) if pending.strip() else []
-        self._lines = join_drawn([*self._drawn, self._live], Strip.blank(width, style))
+        live = self._live
+        if live is None:
+            live, whole = self._draw_segment(draw, self._splitter.pending, blank, deadline)
+            if whole:
+                self._live = live
+            else:
+                self.call_after_refresh(self._changed)
+        self._lines = join_drawn([*self._drawn, live], blank)
         return self._lines
+
+    def _draw_segment(
+        self, draw: Callable[[str], list[Strip]], text: str, blank: Strip, deadline: float
+    ) -> tuple[list[Strip], bool]:
+        """A segment's lines, and whether they are all of it.
+
+        A long code fence in it is drawn in pieces, each kept while unchanged: a fence
+        growing line by line costs a frame its last piece, and once finished the segment
+        is put together from the pieces drawn while it streamed. Past `deadline` (and one
+        piece drawn) it stops: the lines so far, and False. Pygments highlights each piece
+        on its own, so a string or comment running across two pieces may be coloured as
+        code in the second (fences up to 40 lines are drawn whole).
+        """
+        fence = long_fence(text)
+        if fence is None:
+            return (draw(text) if text.strip() else []), True
+        head = draw(fence.head) if fence.head.strip() else []
+        code: list[Strip] = []
+        last, drew = len(fence.chunks) - 1, False
+        for index, chunk in enumerate(fence.chunks):
+            drawn = self._fence_pieces.get((fence.opening, index))
+            if drawn is None or drawn[0] != chunk:
+                if drew and time.perf_counter() > deadline:
+                    return join_drawn([head, code], blank), False
+                body = chunk if chunk.endswith("\n") else chunk + "\n"
+                drawn = (chunk, draw(fence.opening + body + fence.marker + "\n"))
+                self._fence_pieces[(fence.opening, index)] = drawn
+                drew = True
+            lines = drawn[1]
+            # Each piece is drawn as a fence of its own, with a padding line above and below.
+            code.extend(lines[1 if index > 0 else 0 : len(lines) - 1 if index < last else len(lines)])
+        rest = draw(fence.rest) if fence.rest.strip() else []
+        return join_drawn([head, code, rest], blank), True
 
     def _held(self) -> bool:
         """Streaming, and too soon after the last frame that showed new text: show the same lines.
