@@ -15,8 +15,9 @@
     the 2,000-word Markdown answer of bench/bench_chat_pane.py; a 5 ms ticker measures how late
     it wakes; target < 50 ms; median and worst of 3 runs). bench/bench_chat_pane.py has the
     one-pane view (and typing).
-    `--heap-variants` also runs it with the heap settling of tracetui/ui/heap.py only once
-    after the litellm import, and never (evidence for keeping it).
+    `--heap-variants` also runs it with the heap freezing of tracetui/ui/heap.py (at the turn's
+    start and end and after each finished segment) only once, at the turn's start, and never
+    (evidence for keeping it).
 (e) start-up: `tracetui` in a pseudo-terminal (160x48), launch to the first frame (the list's
     title drawn), without the chat; then with the chat used: a prompt typed at the first frame,
     to the first word of the answer on screen (this includes importing litellm, which the app
@@ -261,14 +262,14 @@ async def one_stream(url: str, fake: Any, heap_policy: str) -> tuple[float, floa
     from tracetui.ui.widgets import chat_pane
 
     settled = {"done": False}
-    real_settle = chat_pane.settle_heap
+    real_settle = chat_pane.freeze_heap  # the turn's start and end, and each finished segment
 
     def once() -> None:
         if not settled["done"]:
             settled["done"] = True
             real_settle()
 
-    chat_pane.settle_heap = {"per segment": real_settle, "once": once, "never": lambda: None}[heap_policy]
+    chat_pane.freeze_heap = {"per segment": real_settle, "once": once, "never": lambda: None}[heap_policy]
     gc.unfreeze()
     gc.collect()
     import mlflow
@@ -301,7 +302,7 @@ async def one_stream(url: str, fake: Any, heap_policy: str) -> tuple[float, floa
             streaming = False
             await tick
     finally:
-        chat_pane.settle_heap = real_settle
+        chat_pane.freeze_heap = real_settle
     return worst, elapsed
 
 

@@ -86,8 +86,10 @@ async def ask_and_finish(pilot: Pilot, prompt: str) -> AnswerMessage:
     before = len(host.finished)
     await ask(pilot, prompt)
     await wait_for(pilot, lambda: len(host.finished) > before, "the turn to finish")
-    await pilot.pause()  # the frame that draws the last segment
-    return host.pane.answers[-1]
+    answer = host.pane.answers[-1]
+    # A long answer's last segments may take a few frames more (at most 4 ms of drawing a frame).
+    await wait_for(pilot, lambda: answer.body.drawn or not answer.body.display, "the answer to be drawn")
+    return answer
 
 
 def screen_text(app: App) -> str:

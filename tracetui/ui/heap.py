@@ -1,29 +1,27 @@
-"""The process's garbage-collection policy, in one place: settle the heap at known quiet points.
+"""The process's garbage-collection policy, in one place: freeze the heap at known quiet points.
 
 Why: importing litellm leaves ~370,000 long-lived objects (the trace writer's
-mlflow/opentelemetry imports more), and a long streamed answer adds hundreds of
-thousands of widget objects. Every full (generation-2) collection walked them all
-and stalled the event loop for 100-800 ms in the middle of a stream (measured
-with gc.callbacks: the worst frames while streaming were generation-2 runs).
+mlflow/opentelemetry imports more), and a long streamed answer adds many more.
+Every full (generation-2) collection walked them all and stalled the event loop
+for 100-800 ms in the middle of a stream (measured with gc.callbacks: the worst
+frames while streaming were generation-2 runs).
 
-`settle_heap` collects what is garbage now and freezes every survivor, so later
-collections only walk what was allocated since. Imported modules and finished
-answer segments live on anyway, so freezing them loses nothing.
+`freeze_heap` collects the young generations (nearly all fresh garbage) and
+freezes every survivor, so later collections only walk what was allocated
+since. Imported modules and finished answer segments live on anyway, so
+freezing them loses nothing; objects frozen and later dropped are still freed
+by reference counting, only cyclic garbage waits for `release_heap`.
 
-Where it is called (by the chat pane): after litellm is imported, after each
-finished Markdown segment of a streaming answer, and after each turn (which
-also covers the trace writer's imports). Measured with bench/bench_chat_pane.py's
-one-pane host and its 2,000-word Markdown answer on a 2-core machine at load ~12,
-median of 3 runs of the largest event-loop stall: settling at all three points
-0.94 s; only once after the litellm import 2.13 s; never 5.93 s. So the
-per-segment calls stay. `bench/bench_ui.py --only d --heap-variants` repeats
-the comparison in the whole app.
-
-`freeze_heap` is the cheap form for the turn's start and end, which follow the
-big imports (litellm before the first answer, mlflow for the first trace): a
-full collection there walked all of their objects (~200 ms, the largest stall
-left while an answer started). Collecting only the young generations finds
-nearly all fresh garbage; what sits in the old one is frozen with the rest.
+Where it is called (by the chat pane): at the start of each turn (after the
+litellm import), after each finished segment of a streaming answer, and after
+each turn (which also covers the trace writer's imports). Measured with
+bench/bench_chat_pane.py when answers were Textual Markdown widgets, on a
+2-core machine at load ~12, median of 3 runs of the largest event-loop stall:
+settling at all three points 0.94 s; only once after the litellm import 2.13 s;
+never 5.93 s. A full collection at those points walked the fresh imports
+(~200 ms at a turn's start) or, after a segment holding a 600-line code fence,
+took 12.5 ms where the young generations took 1.3 ms: so young ones only.
+`bench/bench_ui.py --only d --heap-variants` compares the policies in the whole app.
 
 `release_heap` undoes the freeze when the conversation is cleared, so the
 collector can reclaim the removed answers.
@@ -34,14 +32,8 @@ from __future__ import annotations
 import gc
 
 
-def settle_heap() -> None:
-    """Collect the garbage there is now, then hide every surviving object from later collections."""
-    gc.collect()
-    gc.freeze()
-
-
 def freeze_heap() -> None:
-    """Collect the young generations only, then freeze: for points right after big imports."""
+    """Collect the young generations, then hide every surviving object from later collections."""
     gc.collect(1)
     gc.freeze()
 

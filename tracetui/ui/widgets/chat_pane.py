@@ -34,7 +34,7 @@ from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
 from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_litellm_async
 from tracetui.ui import messages
-from tracetui.ui.heap import freeze_heap, release_heap, settle_heap  # why and where: see tracetui/ui/heap.py
+from tracetui.ui.heap import freeze_heap, release_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
 from tracetui.ui.widgets.answer_render import load_highlighting
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
@@ -264,7 +264,7 @@ class ChatPane(Vertical):
                 # A model's text is data: escapes and controls become visible before Markdown sees them.
                 # Appending is cheap: the next frame draws what changed, however many deltas came.
                 if answer.body.append(make_visible(delta)):
-                    settle_heap()  # a segment finished: its objects live on (tracetui/ui/heap.py)
+                    freeze_heap()  # a segment finished: its objects live on (tracetui/ui/heap.py)
         finally:
             answer.body.finish()  # the rest, an unclosed fence included, is drawn as the last segment
         result = await turn.result()
