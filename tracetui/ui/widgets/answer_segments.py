@@ -86,8 +86,7 @@ class LongFence:
     @property
     def marker(self) -> str:
         """What closes the fence: its opening's run of backticks or tildes."""
-        stripped = self.opening.lstrip(" ")
-        return stripped[: len(stripped) - len(stripped.lstrip(stripped[0]))]
+        return _marker(self.opening)
 
 
 def long_fence(text: str, chunk_lines: int = FENCE_CHUNK_LINES) -> LongFence | None:
@@ -98,7 +97,7 @@ def long_fence(text: str, chunk_lines: int = FENCE_CHUNK_LINES) -> LongFence | N
     if start is None:
         return None
     opening = lines[start]
-    marker = LongFence("", opening, [], "", "").marker
+    marker = _marker(opening)
     end = next((i for i in range(start + 1, len(lines)) if _closes(lines[i], marker)), None)
     code = lines[start + 1 : end]
     if len(code) <= chunk_lines:
@@ -111,6 +110,12 @@ def long_fence(text: str, chunk_lines: int = FENCE_CHUNK_LINES) -> LongFence | N
         closing="" if end is None else lines[end],
         rest="" if end is None else "".join(lines[end + 1 :]),
     )
+
+
+def _marker(opening: str) -> str:
+    """A fence's opening line's run of backticks or tildes."""
+    stripped = opening.lstrip(" ")
+    return stripped[: len(stripped) - len(stripped.lstrip(stripped[0]))]
 
 
 def _closes(line: str, marker: str) -> bool:
