@@ -69,15 +69,25 @@ def fetch_trace(server_url: str, trace_id: str) -> dict[str, Any]:
     return {"info": trace["trace_info"], "spans": spans}
 
 
+def setup_spans(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """The program's own preparation (litellm's first import in a process): beside the path."""
+    return [s for s in trace["spans"] if s["hop"] == "setup"]
+
+
 def hop_chain(trace: dict[str, Any]) -> list[dict[str, Any]]:
-    """The spans from the root down, following the only child at each level."""
-    spans = trace["spans"]
+    """The spans from the root down, following the only child at each level.
+
+    A "load litellm" span under the root (a process's first turn) is set aside: it is
+    the program preparing the call, not a hop of the path.
+    """
+    spans = [s for s in trace["spans"] if s["hop"] != "setup"]
     chain = [s for s in spans if s["parent"] is None]
     assert len(chain) == 1, "exactly one root span"
     while children := [s for s in spans if s["parent"] == chain[-1]["id"]]:
         assert len(children) == 1
         chain.append(children[0])
     assert len(chain) == len(spans), "every span is on the one path"
+    assert all(s["parent"] == chain[0]["id"] for s in setup_spans(trace)), "setup spans hang off the root"
     return chain
 
 

@@ -365,8 +365,9 @@ async def test_the_chat_pane_and_status_bar_show_the_waiting_turns_until_deliver
         assert answer.result.queued
         text = screen_text(host)
         assert "⏳ 1 turn waiting to be traced" in text.split("\n")[0]  # the pane's model line
-        flowing = " ".join(text.split())  # the banner wraps
-        assert "not traced yet, 1 turn waiting, will be sent when the server is back" in flowing
+        # Said once, under the answer; why it waits is the status line's (the app's) to say.
+        assert "waiting to be traced (1 in the outbox)" in str(answer.footer.render())
+        assert text.count("not traced yet") == 0 and not answer.query("ChatBanner")
         assert "⏳ 1 turn waiting to be traced" in host.query_one(StatusBar).render().plain
 
         # The same turn waiting for a server that answers: the app's poll loop calls this.
@@ -379,6 +380,9 @@ async def test_the_chat_pane_and_status_bar_show_the_waiting_turns_until_deliver
         await wait_for(pilot, lambda: host.pane.turns_waiting == 0, "the count to clear")
         assert "waiting to be traced" not in screen_text(host) and up.pending_count() == 0
         assert "waiting" not in host.query_one(StatusBar).render().plain
+        # The answer that waited now names its trace, and Ctrl+T can open it.
+        assert f"trace {record.trace_id}" in str(answer.footer.render())
+        assert answer.trace_id == record.trace_id
     _assert_complete(own_server.url, record.trace_id, "Kept for later.")
     down.close()
     up.close()

@@ -63,9 +63,7 @@ def tracking_settings(
     )
 
 
-def experiment_selector(
-    experiment: str | None = None, env: Mapping[str, str] | None = None
-) -> str | None:
+def experiment_selector(experiment: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
     """The experiment the user asked for, as a name or an id, or None for "choose for me"."""
     env = os.environ if env is None else env
     return experiment or env.get("MLFLOW_EXPERIMENT_ID") or env.get("MLFLOW_EXPERIMENT_NAME") or None

@@ -20,8 +20,7 @@ _C0_PICTURES[0x7F] = "\u2421"  # DEL -> ␡
 # separators, which change how the text around them is displayed, and lone
 # surrogates (invalid UTF-8 decoded with surrogateescape).
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _UNSAFE_NO_NEWLINES = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"

@@ -37,13 +37,22 @@ from typing import Any
 
 from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
-from tracetui.chat.trace_writer import AUTH, RETRYABLE, TraceNotLogged
+from tracetui.chat.trace_writer import (
+    AUTH,
+    KEPT,
+    NO_EXPERIMENT,
+    REJECTED,
+    UNREACHABLE,
+    TraceNotLogged,
+)
 from tracetui.tracking.errors import redact_url
 
 TRACE_FILE = re.compile(r"^tr-[0-9a-f]{32}\.json$")
 TARGET_FILE = "target.json"  # which server and experiment this folder is for, for a person reading it
 BAD_SUFFIX = ".bad"  # unreadable files are renamed to this, out of the way
 REJECTED_SUFFIX = ".rejected"  # records the server refused for good (e.g. HTTP 400), kept for a person
+REJECTED_BECAUSE = "rejected_because"  # the sentence saying why, kept inside the set-aside record
+UNRESOLVED_MARK = "\0unresolved\0"  # keys the outbox of turns whose destination is not known yet
 
 Tracer = Callable[[TurnRecord], str]
 
@@ -64,6 +73,15 @@ def target_key(server_url: str, experiment: str | None) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
+def count_waiting(folder: Path) -> int:
+    """How many turns wait in an outbox folder (0 when it does not exist). Only lists the folder."""
+    try:
+        with os.scandir(folder) as entries:
+            return sum(1 for entry in entries if TRACE_FILE.match(entry.name))
+    except OSError:
+        return 0
+
+
 def turns(count: int) -> str:
     return f"{count} turn{'' if count == 1 else 's'}"
 
@@ -76,6 +94,7 @@ class Delivery:
     waiting: int
     sentence: str | None = None  # why turns still wait or were set aside; None when all is well
     failure: TraceNotLogged | None = None  # the failure that stopped the run, if one did
+    delivered_ids: tuple[str, ...] = ()  # the trace ids now on the server, in the order sent
 
     def __iter__(self) -> Iterator[int]:
         yield self.delivered
@@ -100,12 +119,30 @@ def _folder_lock(folder: Path) -> threading.Lock:
 
 
 class Outbox:
-    """One folder of undelivered turn records for one server + experiment."""
+    """One folder of undelivered turn records for one server + experiment.
 
-    def __init__(self, server_url: str, experiment: str | None, root: Path | None = None) -> None:
+    `server_url` names the server as the person configured it: its URL, or for a
+    local server tracetui starts, the store it serves (its port changes every run).
+    `experiment` is an experiment id, or a name to find or create. An `unresolved`
+    outbox holds turns answered before the destination was known (the server still
+    starting, the experiment not chosen yet): `experiment` is then what was asked
+    for (None: whichever the dashboard opens), and `adopt` moves its turns into the
+    real destination's outbox once that is known.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        experiment: str | None,
+        root: Path | None = None,
+        *,
+        unresolved: bool = False,
+    ) -> None:
         self.server_url = redact_url(server_url.rstrip("/"))
         self.experiment = experiment
-        self.folder = (root or state_dir()) / "outbox" / target_key(server_url, experiment)
+        self.unresolved = unresolved
+        key_experiment = f"{UNRESOLVED_MARK}{experiment or ''}" if unresolved else experiment
+        self.folder = (root or state_dir()) / "outbox" / target_key(server_url, key_experiment)
 
     # -- storing ----------------------------------------------------------------------------
 
@@ -123,7 +160,7 @@ class Outbox:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # prompts and answers are private
         target = self.folder / TARGET_FILE
         if not target.exists():
-            about = {"server": self.server_url, "experiment": self.experiment}
+            about = {"server": self.server_url, "experiment": self.experiment, "unresolved": self.unresolved}
             self._write_atomic(target, json.dumps(about))
 
     def _write_atomic(self, path: Path, text: str) -> None:
@@ -143,11 +180,7 @@ class Outbox:
 
     def pending_count(self) -> int:
         """How many turns wait. Only lists the folder: cheap enough for every poll."""
-        try:
-            with os.scandir(self.folder) as entries:
-                return sum(1 for entry in entries if TRACE_FILE.match(entry.name))
-        except OSError:
-            return 0
+        return count_waiting(self.folder)
 
     def pending(self) -> tuple[list[TurnRecord], list[str]]:
         """The waiting records, oldest turn first, and a sentence per file set aside as unreadable."""
@@ -172,6 +205,67 @@ class Outbox:
             records.append(record)
         records.sort(key=lambda r: (r.start_ns, r.trace_id))
         return records, set_aside
+
+    def adopt(self, other: Outbox) -> int:
+        """Move every turn waiting in `other` into this outbox; how many moved.
+
+        A rename per record, so a turn is in exactly one outbox at any time (two
+        processes adopting at once: one rename wins, the other finds nothing).
+        """
+        if other.folder == self.folder:
+            return 0
+        try:
+            names = [name for name in os.listdir(other.folder) if TRACE_FILE.match(name)]
+        except OSError:
+            return 0
+        if not names:
+            return 0
+        self._make_folder()
+        moved = 0
+        for name in names:
+            try:
+                os.replace(other.folder / name, self.folder / name)
+            except FileNotFoundError:
+                continue  # adopted or delivered meanwhile by someone else
+            moved += 1
+        return moved
+
+    def rejected(self) -> list[Path]:
+        """The records set aside because the server refused them, oldest name first."""
+        return sorted(self.folder.glob(f"tr-*.json{REJECTED_SUFFIX}"))
+
+    def retry_rejected(self) -> int:
+        """Put every refused record back in line to be sent again; how many."""
+        count = 0
+        for path in self.rejected():
+            try:
+                os.replace(path, path.with_name(path.name.removesuffix(REJECTED_SUFFIX)))
+            except OSError:
+                continue
+            count += 1
+        return count
+
+    def holds(self, trace_id: str) -> bool:
+        """Whether the turn with this trace id still waits here."""
+        return (self.folder / f"{trace_id}.json").exists()
+
+    def keep_rejected(self, record: TurnRecord, why: str) -> str:
+        """Keep a turn the server refused, set aside with the reason; a sentence saying so."""
+        self._make_folder()
+        return self._reject(self.folder / f"{record.trace_id}.json", record, why)
+
+    def _reject(self, path: Path, record: TurnRecord, why: str) -> str:
+        """Set a record the server refused aside, keeping the reason inside it for `outbox list`."""
+        aside = path.with_name(path.name + REJECTED_SUFFIX)
+        data = _without_secrets(record.to_dict())
+        data[REJECTED_BECAUSE] = why
+        try:
+            self._write_atomic(aside, json.dumps(data, ensure_ascii=False))
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a turn refused at its first write was never queued
+        except OSError as exc:
+            return f"The waiting turn {path} could not be set aside ({exc.strerror})."
+        return f"The waiting turn in {path.name} was set aside as {aside} because {why}."
 
     def _set_aside(self, path: Path, suffix: str, why: str) -> str:
         aside = path.with_name(path.name + suffix)
@@ -220,35 +314,48 @@ class Outbox:
 
     def _deliver_locked(self, tracer: Tracer) -> Delivery:
         records, sentences = self.pending()
-        delivered = 0
+        delivered_ids: list[str] = []
         failure: TraceNotLogged | None = None
         for record in records:
             path = self.folder / f"{record.trace_id}.json"
             try:
                 tracer(record)
             except TraceNotLogged as exc:
-                if exc.kind in RETRYABLE or exc.kind == AUTH:
+                if exc.kind in KEPT:
                     sentences.append(waiting_sentence(exc, self.pending_count()))
                     failure = exc
                     break
-                sentences.append(self._set_aside(path, REJECTED_SUFFIX, f"the server refused it: {exc}"))
+                sentences.append(self._reject(path, record, f"the server refused it: {exc}"))
                 continue
             except Exception as exc:  # a record the writer cannot handle must not block the others
-                sentences.append(
-                    self._set_aside(path, REJECTED_SUFFIX, f"it could not be traced ({type(exc).__name__})")
-                )
+                sentences.append(self._reject(path, record, f"it could not be traced ({type(exc).__name__})"))
                 continue
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            delivered += 1
-        return Delivery(delivered, self.pending_count(), " ".join(sentences) or None, failure)
+            delivered_ids.append(record.trace_id)
+        return Delivery(
+            len(delivered_ids),
+            self.pending_count(),
+            " ".join(sentences) or None,
+            failure,
+            tuple(delivered_ids),
+        )
 
 
 def waiting_sentence(failure: TraceNotLogged, waiting: int) -> str:
     """One sentence: why the write failed, how many turns wait, and when they will be sent."""
     cause = str(failure).removesuffix(".").removesuffix(", so this turn was not traced")
-    when = "once the credentials are accepted" if failure.kind == AUTH else "when the server is back"
+    when = _WHEN_SENT.get(failure.kind, "when the server is back")
     return f"{cause}: not traced yet, {turns(waiting)} waiting, will be sent {when}."
+
+
+# When turns kept for a failure that waiting alone does not mend are sent.
+_WHEN_SENT = {
+    AUTH: "once the credentials are accepted",
+    NO_EXPERIMENT: "once the experiment exists",
+}
+# Failures that only a person can mend: kept turns are not retried until a new turn is traced.
+NEEDS_A_PERSON = frozenset({AUTH, NO_EXPERIMENT})
 
 
 # user:password@ in any URL, wherever it appears (api_base, the wire URL, an error sentence).
@@ -270,50 +377,67 @@ class OutboxTracer:
     """A `TurnSink` that writes through `tracer` and keeps in `outbox` what cannot be written yet.
 
     A turn the server could not take (unreachable, timed out, 5xx, credentials
-    refused) is stored, and `TraceQueued` says how many wait. After each turn
-    traced, the waiting ones are delivered too. After credentials were refused,
-    deliveries wait for a turn to be traced again, so a wrong password never
+    refused, no such experiment) is stored, and `TraceQueued` says how many wait;
+    one it refused for good is set aside as `.rejected` (`tracetui outbox list`
+    shows why, `retry` sends it again). No answered turn is dropped. While older
+    turns wait, a new one is queued behind them and all are sent in the order they
+    were asked. After a failure only a person can mend (credentials, a missing
+    experiment), deliveries wait for the next turn, so a wrong password never
     becomes a retry storm (new credentials mean a new tracer, which tries again).
     """
 
     def __init__(self, tracer: Any, outbox: Outbox) -> None:
         self.tracer = tracer
         self.outbox = outbox
-        self.credentials_refused: TraceNotLogged | None = None
+        self.blocked_by: TraceNotLogged | None = None  # a failure only a person can mend
         self.last_delivery: Delivery | None = None
+        self.delivered_ids: set[str] = set()  # turns that waited here and are traced now
 
     def __call__(self, record: TurnRecord) -> str:
+        if self.outbox.pending_count():
+            return self._send_behind_waiting(record)
         try:
             trace_id = self.tracer(record)
         except TraceNotLogged as exc:
-            if exc.kind not in RETRYABLE and exc.kind != AUTH:
-                raise  # refused for good: keeping it would only fail again
+            if exc.kind not in KEPT:
+                sentence = self.outbox.keep_rejected(record, f"the server refused it: {exc}")
+                raise TraceNotLogged(sentence, exc.kind) from exc
             self.outbox.put(record)
-            if exc.kind == AUTH:
-                self.credentials_refused = exc
+            self.blocked_by = exc if exc.kind in NEEDS_A_PERSON else None
             waiting = self.outbox.pending_count()
             raise TraceQueued(waiting_sentence(exc, waiting), exc.kind, waiting) from exc
-        self.credentials_refused = None
-        if self.outbox.pending_count():
-            self.deliver_pending()
+        self.blocked_by = None
         return trace_id
+
+    def _send_behind_waiting(self, record: TurnRecord) -> str:
+        """Queue `record` behind the waiting turns and send them all, oldest first."""
+        self.outbox.put(record)
+        self.blocked_by = None  # a new turn is a new attempt, once
+        delivery = self.deliver_pending()
+        if record.trace_id in delivery.delivered_ids:
+            return record.trace_id
+        if self.outbox.holds(record.trace_id):
+            failure = delivery.failure or TraceNotLogged("The waiting turns could not be sent.", UNREACHABLE)
+            raise TraceQueued(waiting_sentence(failure, delivery.waiting), failure.kind, delivery.waiting)
+        raise TraceNotLogged(delivery.sentence or "The server refused this turn's trace.", REJECTED)
 
     def pending_count(self) -> int:
         return self.outbox.pending_count()
 
     def deliver_pending(self) -> Delivery:
         """Send the waiting turns (blocking I/O: call it from a thread). Never raises."""
-        if self.credentials_refused is not None:
+        if self.blocked_by is not None:
             waiting = self.outbox.pending_count()
-            delivery = Delivery(0, waiting, waiting_sentence(self.credentials_refused, waiting))
+            delivery = Delivery(0, waiting, waiting_sentence(self.blocked_by, waiting), self.blocked_by)
         else:
             try:
                 delivery = self.outbox.deliver(self.tracer)
             except Exception as exc:  # e.g. the state folder is not writable
                 sentence = f"The waiting turns could not be sent: {one_line(str(exc), 200)}."
                 delivery = Delivery(0, self.outbox.pending_count(), sentence)
-            if delivery.failure is not None and delivery.failure.kind == AUTH:
-                self.credentials_refused = delivery.failure
+            if delivery.failure is not None and delivery.failure.kind in NEEDS_A_PERSON:
+                self.blocked_by = delivery.failure
+        self.delivered_ids.update(delivery.delivered_ids)
         self.last_delivery = delivery
         return delivery
 
@@ -323,6 +447,10 @@ class OutboxTracer:
             close()
 
 
-def with_outbox(tracer: Any, root: Path | None = None) -> OutboxTracer:
-    """Wrap a `TurnTracer` so its unwritable turns wait on disk for its server and experiment."""
-    return OutboxTracer(tracer, Outbox(tracer.base_url, tracer.experiment, root))
+def with_outbox(tracer: Any, root: Path | None = None, *, server: str | None = None) -> OutboxTracer:
+    """Wrap a `TurnTracer` so its unwritable turns wait on disk for its server and experiment.
+
+    `server` names the server in the outbox's key when it is not the tracer's URL
+    (a local server tracetui starts is known by its store: its port changes every run).
+    """
+    return OutboxTracer(tracer, Outbox(server or tracer.base_url, tracer.experiment, root))

@@ -87,6 +87,9 @@ class TurnRecord:
     start_ns: int
     end_ns: int = 0
     answer: str = ""
+    # litellm's first import in this process, when this turn had to wait for it (seconds).
+    load_start_ns: int | None = None
+    load_end_ns: int | None = None
     call_start_ns: int | None = None  # litellm called (after its import on the first turn)
     first_delta_ns: int | None = None  # first text the program saw
     finish_reason: str | None = None

@@ -50,15 +50,25 @@ _END = object()
 _YIELD_EVERY_S = 0.002
 
 
+_litellm: Any = None  # the module, once imported and set up
+
+
 def import_litellm() -> Any:
     """Import litellm with the price map read locally, so nothing reaches for the internet."""
+    global _litellm
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     # litellm prints "Give Feedback / Get Help" banners to stdout on errors; in a TUI that
     # would write over the screen, and in `tracetui ask` it would mix with the answer.
     litellm.suppress_debug_info = True
+    _litellm = litellm
     return litellm
+
+
+def litellm_loaded() -> bool:
+    """Whether litellm is imported already (its first import takes seconds)."""
+    return _litellm is not None
 
 
 async def import_litellm_async() -> Any:
@@ -91,6 +101,7 @@ class TurnResult:
     not_traced_reason: str | None = None  # one sentence when traced is False
     queued: bool = False  # not traced yet, but kept in the outbox to be sent later (chat/outbox.py)
     waiting: int | None = None  # when queued: how many turns wait in the outbox now
+    queued_trace_id: str | None = None  # when queued: the id its trace will have once delivered
     cancelled: bool = False
     finish_reason: str | None = None
     input_tokens: int | None = None
@@ -255,7 +266,14 @@ class ChatTurn:
 
     async def _stream(self) -> None:
         session, record = self.session, self.record
-        litellm = await import_litellm_async()
+        if litellm_loaded():
+            litellm = _litellm
+        else:
+            # Seconds on first use: the trace shows it as a span of its own ("load litellm"),
+            # so the turn's parts add up instead of leaving an unexplained hole.
+            record.load_start_ns = time.time_ns()
+            litellm = await import_litellm_async()
+            record.load_end_ns = time.time_ns()
         kwargs: dict[str, Any] = dict(record.params)
         if session.is_ollama:
             kwargs["api_base"] = session.ollama_url
@@ -335,6 +353,7 @@ class ChatTurn:
             not_traced_reason=not_traced,
             queued=waiting is not None,
             waiting=waiting,
+            queued_trace_id=record.trace_id if waiting is not None else None,
             cancelled=record.cancelled,
             finish_reason=record.finish_reason,
             input_tokens=record.input_tokens

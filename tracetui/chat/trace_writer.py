@@ -26,7 +26,10 @@ UNREACHABLE = "unreachable"  # no connection, or no answer in time: retry when t
 SERVER_ERROR = "server_error"  # HTTP 5xx (a restarting server, a proxy): retry later
 AUTH = "auth"  # HTTP 401/403: retry only with other credentials
 REJECTED = "rejected"  # any other refusal (e.g. 400 for this record): retrying will not help
+NO_EXPERIMENT = "no_experiment"  # an experiment id that does not exist (an id cannot be created)
+UNRESOLVED = "unresolved"  # no destination yet (the server is starting, no experiment chosen)
 RETRYABLE = frozenset({UNREACHABLE, SERVER_ERROR})
+KEPT = frozenset({*RETRYABLE, AUTH, NO_EXPERIMENT, UNRESOLVED})  # a turn failing so waits in the outbox
 
 
 class TraceNotLogged(Exception):
@@ -116,6 +119,11 @@ class TurnTracer:
             return self._experiment_id
 
     def _resolve_experiment(self) -> str:
+        """An id that exists, else a name (found, or created as `mlflow.set_experiment` does).
+
+        Digits name an id first; digits that are neither an id nor a name cannot be
+        created (MLflow chooses ids), so the turn waits for a person to fix the choice.
+        """
         wanted = self.experiment or "Default"
         if wanted.isdigit():
             got = self._request("GET", "/api/2.0/mlflow/experiments/get", params={"experiment_id": wanted})
@@ -126,6 +134,13 @@ class TurnTracer:
         )
         if got.status_code == 200:
             return str(got.json()["experiment"]["experiment_id"])
+        if wanted.isdigit():
+            raise TraceNotLogged(
+                f"There is no experiment with id {wanted} on {self.shown_url}, and an id cannot be "
+                "created; choose an existing experiment or give a name to create, "
+                "so this turn was not traced.",
+                NO_EXPERIMENT,
+            )
         created = self._request("POST", "/api/2.0/mlflow/experiments/create", json={"name": wanted})
         if created.status_code == 200:
             return str(created.json()["experiment_id"])

@@ -1,6 +1,7 @@
 """Every chat turn becomes ONE MLflow trace whose span tree is the path the turn took:
 
     chat_turn (CHAIN)                 the Python program: prompt in, answer out
+      load litellm                    litellm's first import (the first turn of a process only)
       litellm-acompletion (LLM)       messages, model, parameters, mlflow.chat.tokenUsage
         Ollama 127.0.0.1:11434        endpoint, HTTP status, time to first byte
           qwen2.5:0.5b (LLM)          tokens in/out, time to first token, tokens/s, done reason
@@ -13,7 +14,7 @@ explicit start and end times, and written synchronously over MLflow's REST API
 by `tracetui.chat.trace_writer.TurnTracer`. This module only builds: a
 `TurnRecord` in, an `mlflow.entities.Trace` out, no I/O.
 
-Every span carries `tracetui.hop` = python | litellm | ollama | model, so the
+Every span carries `tracetui.hop` = python | setup | litellm | ollama | model, so the
 viewer can draw the path without guessing from names.
 """
 
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 from tracetui.chat.record import TurnRecord
 
 ROOT_SPAN_NAME = "chat_turn"
+LOAD_SPAN_NAME = "load litellm"
 LLM_SPAN_NAME = "litellm-acompletion"
 HOP_ATTRIBUTE = "tracetui.hop"
 SESSION_METADATA = "mlflow.trace.session"
@@ -148,6 +150,12 @@ def _build_trace(record: TurnRecord, experiment_id: str) -> Any:
             "model": record.model,
         },
     )
+
+    # The program loading litellm (first turn only): without it the trace has a hole of seconds.
+    if record.load_start_ns is not None and record.load_end_ns is not None:
+        load = start(LOAD_SPAN_NAME, SpanType.UNKNOWN, record.load_start_ns, root, "setup")
+        load.set_attribute("tracetui.why", "litellm's first import in this process")
+        load.end(end_time_ns=max(record.load_end_ns, record.load_start_ns))
 
     # litellm: an LLM span in the shape mlflow.litellm.autolog gives, so MLflow's UI shows chat.
     llm_start = record.call_start_ns or record.start_ns

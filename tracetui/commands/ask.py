@@ -76,8 +76,9 @@ def ask_command(
     if result.traced:
         click.echo(f"trace: {result.trace_id}", err=True)
         delivery = getattr(session.tracer, "last_delivery", None)
-        if delivery is not None and delivery.delivered:
-            click.echo(f"Also traced {delivery.delivered} earlier turn(s) that were waiting.", err=True)
+        earlier = delivery.delivered - (result.trace_id in delivery.delivered_ids) if delivery else 0
+        if earlier:
+            click.echo(f"Also traced {earlier} earlier turn(s) that were waiting.", err=True)
     elif not no_trace and result.not_traced_reason and session.tracer is not None:
         click.echo(make_visible(result.not_traced_reason, keep_newlines=False), err=True)
     if result.error:
@@ -116,8 +117,34 @@ def _tracer_for(target: Target) -> tuple[Backend | None, OutboxTracer | None, st
     except TrackingError as error:
         return None, None, f"{error} The answer will not be traced."
     settings = dataclasses.replace(target.settings, tracking_uri=backend.base_url)
+    if target.experiment and target.experiment.isdigit() and _missing_id(target, backend):
+        from tracetui.tracking.errors import ExperimentNotFound
+
+        backend.close()
+        raise ExperimentNotFound(
+            f"There is no experiment with id {target.experiment} on {backend.describe()}, and an id "
+            "cannot be created; give an existing id (tracetui experiments lists them) or a name to create."
+        )
     experiment = target.experiment or _watched_experiment(target, backend)
-    return backend, with_outbox(TurnTracer(settings, experiment)), None
+    return backend, with_outbox(TurnTracer(settings, experiment), server=backend.outbox_server), None
+
+
+def _missing_id(target: Target, backend: Backend) -> bool:
+    """Digits that are neither an experiment id nor a name on the server (asked before the model is)."""
+    from tracetui.tracking.client import TrackingClient
+    from tracetui.tracking.errors import ExperimentNotFound, TrackingError
+
+    async def resolve() -> None:
+        async with TrackingClient(target.settings, backend.base_url) as client:
+            await client.resolve_experiment(str(target.experiment))
+
+    try:
+        asyncio.run(resolve())
+    except ExperimentNotFound:
+        return True
+    except TrackingError:
+        return False  # unreachable now: the turn waits in the outbox, which says why
+    return False
 
 
 def _watched_experiment(target: Target, backend: Backend) -> str | None:

@@ -24,6 +24,7 @@ from tracetui.tracking.models import Span, TokenUsage, Trace, elapsed_ns
 ATTR_HOP = "tracetui.hop"
 HOP_OLLAMA = "ollama"
 HOP_MODEL = "model"
+HOP_SETUP = "setup"  # the program preparing the call (litellm's first import), not a hop of the path
 
 # Span types that are a call to a model.
 LLM_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL"})

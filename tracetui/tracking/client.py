@@ -52,6 +52,7 @@ from tracetui.tracking.errors import (
     BadResponse,
     ExperimentNotFound,
     InvalidFilter,
+    NoTrackingApi,
     PermissionDenied,
     ServerTimeout,
     ServerUnreachable,
@@ -292,7 +293,7 @@ class TrackingClient:
                 f"The MLflow tracking server at {url} failed to {what} (HTTP {status}: {message})."
             )
         if status == 404:
-            return BadResponse(
+            return NoTrackingApi(
                 f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
             )
         return BadResponse(

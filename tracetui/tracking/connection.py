@@ -46,6 +46,11 @@ class Backend:
             return f"MLflow at {redact_url(self.base_url)}"
         return f"local MLflow at {self.base_url} over {redact_url(self.store_uri or '?')}"
 
+    @property
+    def outbox_server(self) -> str:
+        """How the outbox names this server: a local server by its store (its port changes every run)."""
+        return self.store_uri if self.local_server is not None and self.store_uri else self.base_url
+
     def close(self) -> None:
         """Stop the local server, if one was started (idempotent; remote servers are left alone)."""
         if self.local_server is not None:
@@ -83,6 +88,15 @@ def store_uri_for(settings: TrackingSettings, cwd: Path | None = None) -> str | 
     if cwd is not None and scheme not in (*_DATABASE_SCHEMES, "file") and not Path(uri).is_absolute():
         uri = str(cwd / uri)  # a relative folder is relative to the folder asked for
     return store_uri_from_tracking_uri(uri)
+
+
+def outbox_server(settings: TrackingSettings, cwd: Path | None = None) -> str:
+    """How the outbox names the configured server before it is reached: `Backend.outbox_server`."""
+    try:
+        store_uri = store_uri_for(settings, cwd)
+    except TrackingError:
+        store_uri = None  # tracing will not work there at all; the name only has to be stable
+    return store_uri or (settings.tracking_uri or "").strip().rstrip("/")
 
 
 def resolve_backend(

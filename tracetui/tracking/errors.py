@@ -33,7 +33,15 @@ def redact_text(text: str) -> str:
 
 
 class TrackingError(Exception):
-    """Base of every tracking-layer failure. `str()` is a sentence for a person."""
+    """Base of every tracking-layer failure. `str()` is a sentence for a person.
+
+    `retry_helps` says whether asking again later may succeed without anyone changing
+    anything (a server restarting, a time-out). Where it is False (a refused login, an
+    experiment or API that is not there, an untrusted certificate), a poller states the
+    problem and waits for the person instead of retrying on a back-off clock.
+    """
+
+    retry_helps = True
 
     def __init__(self, sentence: str) -> None:
         super().__init__(sentence)
@@ -51,17 +59,23 @@ class ServerTimeout(TrackingError):
 class TlsError(TrackingError):
     """The TLS handshake failed (self-signed or unknown certificate)."""
 
+    retry_helps = False
+
 
 class AuthenticationFailed(TrackingError):
     """401: wrong or missing credentials."""
+
+    retry_helps = False
 
 
 class PermissionDenied(TrackingError):
     """403: the user may not read this resource."""
 
+    retry_helps = False
+
 
 class ExperimentNotFound(TrackingError):
-    pass
+    retry_helps = False
 
 
 class TraceNotFound(TrackingError):
@@ -78,6 +92,12 @@ class InvalidFilter(TrackingError):
 
 class BadResponse(TrackingError):
     """The server answered with something that is not MLflow's JSON (a proxy page, a 500)."""
+
+
+class NoTrackingApi(BadResponse):
+    """404 where an MLflow API should be: not a tracking server's URL, or a server without that API."""
+
+    retry_helps = False
 
 
 class LocalServerError(TrackingError):

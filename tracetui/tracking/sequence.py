@@ -28,6 +28,7 @@ from tracetui.tracking.call_path import (
     ATTR_HOP,
     HOP_MODEL,
     HOP_OLLAMA,
+    HOP_SETUP,
     derived_hops,
     explicit_hop_kind,
     first_chunk_offset_ns,
@@ -194,6 +195,11 @@ class _Builder:
         ]
         return sorted(calls, key=lambda span: span.start_time_ns)
 
+    def setup_spans(self) -> list[Span]:
+        """Spans of the program's own preparation before calling the model (`tracetui.hop` = setup)."""
+        spans = [span for span in self.trace.spans if span.attributes.get(ATTR_HOP) == HOP_SETUP]
+        return sorted(spans, key=lambda span: span.start_time_ns)
+
     def _explicit_child(self, span: Span, kind: str) -> Span | None:
         return next(
             (c for c in self.groups.get(span.span_id, []) if explicit_hop_kind(c, span) == kind), None
@@ -312,6 +318,9 @@ def build_sequence(trace: Trace, *, max_calls: int = MAX_CALLS) -> SequenceDiagr
     the program and its "log trace" arrow to MLflow."""
     builder = _Builder(trace)
     python = builder.participant(KIND_PYTHON, "Python program")
+    for load in builder.setup_spans():  # e.g. litellm's first import: a gap the diagram names
+        litellm = builder.participant(KIND_CLIENT, "litellm")
+        builder.add(python, litellm, CALL, load.name, load.start_time_ns, load.duration_ns)
     calls = builder.llm_calls()
     for llm in calls[:max_calls]:
         builder.add_call(python, llm)

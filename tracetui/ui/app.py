@@ -7,7 +7,7 @@ trace in the tree; workers post typed messages, handlers own the state) and
 the command line and the tests.
 
 The chat pane's session traces each turn into the experiment being watched, on
-the same backend with the same credentials (`chat_tracing.WatchedExperimentSink`);
+the same backend with the same credentials (`chat.watched_sink.WatchedExperimentSink`);
 a finished turn polls at once so its trace shows up without waiting a period.
 litellm is imported only when the chat is first used, so start-up stays fast.
 """
@@ -26,10 +26,10 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Input
 
 from tracetui.chat.session import ChatSession
+from tracetui.chat.watched_sink import WatchedExperimentSink
 from tracetui.config import TrackingSettings
 from tracetui.tracking.models import Experiment
 from tracetui.ui.app_actions import KeyActions
-from tracetui.ui.chat_tracing import WatchedExperimentSink
 from tracetui.ui.feature_actions import FEATURE_BINDINGS, FeatureActions
 from tracetui.ui.live_listing import LiveListing
 from tracetui.ui.widgets.chat_pane import ChatPane
@@ -104,7 +104,7 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         self.client = client
         self.owns_client = client is None
         self.chat_session = chat_session  # a seam for tests; by default made on first use
-        self.chat_sink = WatchedExperimentSink(settings)
+        self.chat_sink = self.new_chat_sink(settings, experiment, backend)
         self.poll_interval_s = poll_interval_s
         self.tz = tz
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -124,6 +124,8 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         self.shown_trace_id: str | None = None  # the trace the tree shows
         self.open_when_listed: str | None = trace_id  # select this row once it is listed
         self.chat_choice: bool | None = None  # the person's `c`; None: by terminal width
+        self.experiment_missing: str | None = None  # --experiment NAME, not on the server yet
+        self.listed_sentence: str | None = None  # "Experiment X: N traces listed.", kept true
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -155,6 +157,16 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
                         yield self.span_detail
         yield self.status
         yield Footer()
+
+    @staticmethod
+    def new_chat_sink(
+        settings: TrackingSettings, experiment: str | None, backend: Any
+    ) -> WatchedExperimentSink:
+        """Where chat turns are traced: the watched experiment, or the outbox until it is known."""
+        from tracetui.tracking.connection import outbox_server
+
+        server = getattr(backend, "outbox_server", None) or outbox_server(settings)
+        return WatchedExperimentSink(settings, server=server, asked_for=experiment)
 
     def new_chat_session(self) -> ChatSession:
         """The chat's session: `--model`, `--ollama-url`, and turns traced into the watched experiment."""
@@ -210,14 +222,22 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
 
     def on_chat_pane_turn_finished(self, message: ChatPane.TurnFinished) -> None:
         if message.result.trace_id is not None:
-            self.poll_now()  # the turn's trace is on the server now: list it without waiting a period
+            self.traces_arrived()
+        self.show_waiting()
 
     def on_chat_pane_turns_waiting(self, message: ChatPane.TurnsWaiting) -> None:
-        self.status.turns_waiting = message.count
         if message.sentence:  # why turns still wait (server down, credentials refused)
             self.status.say(message.sentence, error=True)
         if message.delivered:
-            self.poll_now()  # the delivered turns' traces are on the server: list them now
+            self.traces_arrived()
+        self.show_waiting()
+
+    def traces_arrived(self) -> None:
+        """Chat turns were just traced: list them now (a missing experiment may exist now, too)."""
+        if self.experiment is None and self.experiment_missing is not None:
+            self.choose_experiment()
+        else:
+            self.poll_now()
 
     # -- palette and exit --------------------------------------------------------------------
 

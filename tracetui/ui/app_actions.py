@@ -73,7 +73,10 @@ class KeyActions(_Base):
             self.poll_now()
 
     def action_poll_now(self) -> None:
-        self.poll_now()
+        if self.live is None and self.client is not None:
+            self.choose_experiment()  # nothing listed yet (it stopped, or the experiment is missing)
+        else:
+            self.poll_now()
 
     # -- filter ------------------------------------------------------------------------------
 

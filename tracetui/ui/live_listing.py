@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.worker import Worker, WorkerState
 
-from tracetui.tracking.errors import InvalidFilter, TraceNotReady, TrackingError
+from tracetui.tracking.errors import ExperimentNotFound, InvalidFilter, TraceNotReady, TrackingError
 from tracetui.ui.experiment_queries import experiment_with_newest_trace
 from tracetui.ui.messages import (
     BackendReady,
+    ExperimentMissing,
     ExperimentOpened,
     FilterRejected,
     ShowTrace,
@@ -36,7 +37,7 @@ from tracetui.ui.messages import (
     TracePending,
     TracesPolled,
 )
-from tracetui.ui.widgets.status_bar import CONNECTED, DISCONNECTED
+from tracetui.ui.widgets.status_bar import CONNECTED, DISCONNECTED, STOPPED, problem_label
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ else:
 
 MAX_RETRY_S = 30.0  # back-off cap after failed polls
 PENDING_RETRY_S = 1.0  # a trace not fully exported yet is fetched again after this
+MISSING_RECHECK_S = 5.0  # an experiment that does not exist yet is looked up again after this
 APP_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "trace"})
 
 
@@ -71,6 +73,7 @@ class LiveListing(_Base):
             from tracetui.tracking.connection import resolve_backend
 
             def starting(store_uri: str) -> None:
+                self.chat_sink.hold("The local MLflow server is still starting")
                 self.call_from_thread(self.status.say, f"Starting a local MLflow server over {store_uri} …")
 
             backend = resolve_backend(self.settings, on_starting=starting)
@@ -107,7 +110,11 @@ class LiveListing(_Base):
                 self.post_message(TraceLoaded(trace))
                 return
         if self.experiment_selector:
-            experiment = await client.resolve_experiment(self.experiment_selector)
+            try:
+                experiment = await client.resolve_experiment(self.experiment_selector)
+            except ExperimentNotFound:
+                self.post_message(ExperimentMissing(self.experiment_selector))
+                return
         else:
             experiment = await experiment_with_newest_trace(client)
         self.post_message(ExperimentOpened(experiment))
@@ -122,13 +129,17 @@ class LiveListing(_Base):
         elif self.experiment_chosen_by_user:
             return  # an automatic choice that finished after the person chose: theirs wins
         self.experiment = message.experiment
+        self.experiment_missing = None
         self.status.experiment = message.experiment.name
+        self.status.problem = ""
         self.live = LiveTraceList([message.experiment.experiment_id], filter_string=self.filter_string)
         self.candidate_live = None
         self.poll_failures = 0
         if self.backend is not None:
             self.chat_sink.watch(self.backend.base_url, message.experiment.experiment_id)
-            self.chat_pane.deliver_waiting()  # turns left in this experiment's outbox by an earlier run
+            # Turns asked before it was known, or left in its outbox by an earlier run.
+            self.chat_pane.deliver_waiting()
+        self.show_waiting()
         if self.initial_trace_id is None or self.shown_trace_id != self.initial_trace_id:
             self.span_tree.clear_trace()
             self.sequence_view.clear_trace()
@@ -136,6 +147,50 @@ class LiveListing(_Base):
             self.shown_trace_id = self.wanted_trace_id = None
             self.show_tree_title()
         self.poll_now(replace=True)
+
+    def on_experiment_missing(self, message: ExperimentMissing) -> None:
+        """The experiment asked for does not exist: a name is created by the first chat turn, an id never.
+
+        Viewing alone creates nothing (a misspelt name must not become an experiment);
+        the name is looked up again now and then, and at once after a chat turn is traced.
+        """
+        if not self.is_running or self.experiment_chosen_by_user or self.backend is None:
+            return
+        selector = message.selector
+        server = self.backend.describe()
+        self.status.retry_in_s = None
+        self.poll_failures = 0
+        if selector.isdigit():
+            sentence = (
+                f"There is no experiment with id {selector} on {server}, and an id cannot be created: "
+                "press e to pick one, or start tracetui with --experiment NAME to create one by name."
+            )
+            self.chat_sink.hold(sentence)
+            self.status.problem = "no such experiment"
+            self.status.connection = STOPPED
+            self.status.say(sentence, error=True)
+        else:
+            first_time = self.experiment_missing != selector
+            self.experiment_missing = selector
+            self.chat_sink.watch_by_name(self.backend.base_url, selector)
+            self.status.connection = CONNECTED
+            self.status.experiment = f"{selector} (new)"
+            self.status.trace_count = 0
+            self.status.last_poll = self.clock()
+            if first_time:
+                self.trace_list.apply([], [], replace=True)
+                self.status.say(
+                    f"Experiment {one_line(selector, 60)} does not exist yet on {server}; "
+                    "the first chat turn will create it."
+                )
+                self.chat_pane.deliver_waiting()  # turns asked before the server answered create it
+            self.set_timer(MISSING_RECHECK_S, self.recheck_missing_experiment)
+        self.show_waiting()
+
+    def recheck_missing_experiment(self) -> None:
+        """Look the missing experiment up again (another program, or a chat turn, may have made it)."""
+        if self.is_running and self.experiment is None and self.experiment_missing is not None:
+            self.choose_experiment()
 
     # -- polling -----------------------------------------------------------------------------
 
@@ -192,9 +247,16 @@ class LiveListing(_Base):
         table.apply(message.added, message.changed, replace=message.replace, follow=self.follow)
         if message.replace or message.added or message.changed:  # an idle poll redraws nothing
             self.update_stats()
-        if message.replace and self.experiment is not None and not adopted:
-            count = table.row_count
-            self.status.say(f"Experiment {one_line(self.experiment.name, 60)}: {count} traces listed.")
+        listed = self.listed_sentence
+        if (
+            self.experiment is not None
+            and not adopted
+            and (message.replace or (listed is not None and self.status.sentence == listed))
+        ):
+            # Kept true as traces arrive, until another sentence takes its place.
+            listed = f"Experiment {one_line(self.experiment.name, 60)}: {table.row_count} traces listed."
+            self.status.say(listed)
+            self.listed_sentence = listed
         if self.poll_failures:
             self.status.say("Connected again.")
         self.poll_failures = 0
@@ -211,15 +273,22 @@ class LiveListing(_Base):
         self.arm_poll(self.poll_interval_s)
 
     def deliver_outbox(self) -> None:
-        """The server answers: send the turns the outbox holds; else clear a stale "waiting" count.
-
-        A delivery asked for while another runs reports the count from before the
-        running one finished, and may arrive last; the outbox on disk is the truth.
-        """
-        if self.chat_pane.pending_count():
+        """The server answers: send the turns the outbox holds, and show what still waits."""
+        if self.chat_sink.pending_count():
             self.chat_pane.deliver_waiting()
-        elif self.status.turns_waiting:
-            self.status.turns_waiting = self.chat_pane.turns_waiting = 0
+        self.show_waiting()
+
+    def show_waiting(self) -> None:
+        """Show what the outbox says waits (it owns the count; this only shows it). Lists folders."""
+        waiting = self.chat_sink.waiting()
+        self.status.turns_waiting = self.chat_pane.turns_waiting = waiting.here
+        elsewhere = ""
+        if len(waiting.elsewhere) == 1:
+            folder = waiting.elsewhere[0]
+            elsewhere = f"{folder.waiting} more for {folder.where}"
+        elif waiting.elsewhere:
+            elsewhere = f"{waiting.elsewhere_count} more for {len(waiting.elsewhere)} other experiments"
+        self.status.waiting_elsewhere = elsewhere
 
     def after_rows_changed(self, changed: Iterable[Any]) -> None:
         """Keep the tree on the right trace: the newest in follow mode, or one asked for by id."""
@@ -326,9 +395,14 @@ class LiveListing(_Base):
             return
         if not self.is_running:
             return
-        sentence = sentence_for(worker.error) if worker.error is not None else "A background task failed."
+        error = worker.error
+        sentence = sentence_for(error) if error is not None else "A background task failed."
         self.status.say(sentence, error=True)
-        if worker.group == "poll" or worker.group == "experiment":
+        if self.experiment is None:
+            self.chat_sink.hold(sentence)  # a turn asked now waits, and says why
+        if isinstance(error, TrackingError) and not error.retry_helps:
+            self.stop_polling(error)
+        elif worker.group == "poll" or worker.group == "experiment":
             self.poll_failures += 1
             delay_s = min(MAX_RETRY_S, self.poll_interval_s * 2**self.poll_failures)
             self.status.connection = DISCONNECTED
@@ -342,3 +416,17 @@ class LiveListing(_Base):
             self.retry_trace_later()
         elif worker.group == "connect":
             self.status.connection = DISCONNECTED
+        self.show_waiting()
+
+    def stop_polling(self, error: TrackingError) -> None:
+        """A failure waiting cannot mend: say so (the sentence says what to do) and stop retrying.
+
+        `r` tries again (after a permission was granted, say); new credentials need a restart.
+        """
+        if self.poll_timer is not None:
+            self.poll_timer.stop()
+            self.poll_timer = None
+        self.candidate_live = None
+        self.status.problem = problem_label(error)
+        self.status.retry_in_s = None
+        self.status.connection = STOPPED

@@ -50,6 +50,14 @@ class ExperimentOpened(Message):
         self.chosen_by_user = chosen_by_user
 
 
+class ExperimentMissing(Message):
+    """The experiment asked for (`selector`, a name or an id) does not exist on the server."""
+
+    def __init__(self, selector: str) -> None:
+        super().__init__()
+        self.selector = selector
+
+
 class TracesPolled(Message):
     """One poll finished: rows to add and rows that changed, for the live list `source`."""
 

@@ -8,6 +8,8 @@ and control characters show as ␛-style stand-ins instead of reaching the termi
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -33,6 +35,8 @@ def footer_text(result: TurnResult) -> str:
         parts.append("stopped")
     if result.trace_id is not None:
         parts.append(f"trace {result.trace_id}")
+    elif result.queued:  # why it waits is on the status line, for every waiting turn at once
+        parts.append(f"waiting to be traced ({result.waiting} in the outbox)")
     else:
         parts.append(f"not traced: {result.not_traced_reason or 'the turn was not traced.'}")
     if result.input_tokens is not None or result.output_tokens is not None:
@@ -135,12 +139,8 @@ class AnswerMessage(Vertical, can_focus=True):
         yield self.body
         yield self.footer
 
-    def show_result(self, result: TurnResult, *, tracing_on: bool = True) -> None:
-        """Fill the footer and add the banners a finished turn calls for.
-
-        `tracing_on`: the session has a trace writer, so "not traced" is a failure worth
-        a note (with tracing off on purpose the footer says it quietly).
-        """
+    def show_result(self, result: TurnResult) -> None:
+        """Fill the footer and add the banner a failed or empty turn calls for."""
         self.result = result
         self.footer.update(Content(footer_text(result)))
         banners: list[ChatBanner] = []
@@ -148,13 +148,21 @@ class AnswerMessage(Vertical, can_focus=True):
             banners.append(ChatBanner(result.error, error=True, id="answer-error"))
         elif result.cancelled and not result.answer:
             banners.append(ChatBanner("Stopped before any text arrived.", error=False))
-        if tracing_on and result.trace_id is None:
-            reason = result.not_traced_reason or "The turn could not be traced."
-            banners.append(ChatBanner(f"Turn not traced: {reason}", error=False, id="answer-untraced"))
+        # What happened to the trace is said once, in the footer: its id, "waiting", or why not.
         if banners:
             self.mount_all(banners, before=self.footer)
         if not result.answer and result.error is not None:
             self.body.display = False
+
+    def mark_traced(self) -> None:
+        """The turn waited in the outbox and is now traced: its footer shows the trace id."""
+        result = self.result
+        if result is None or result.queued_trace_id is None:
+            return
+        self.result = dataclasses.replace(
+            result, trace_id=result.queued_trace_id, traced=True, queued=False, not_traced_reason=None
+        )
+        self.footer.update(Content(footer_text(self.result)))
 
     def action_show_trace(self) -> None:
         if self.trace_id is not None:

@@ -32,7 +32,7 @@ from textual.worker import Worker, WorkerState
 
 from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
-from tracetui.chat.session import ChatSession, ChatTurn, TurnResult, import_litellm_async
+from tracetui.chat.session import ChatSession, ChatTurn, TurnResult
 from tracetui.ui import messages
 from tracetui.ui.heap import freeze_heap, release_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
@@ -215,10 +215,20 @@ class ChatPane(Vertical):
         if deliver is None or not self.pending_count():
             return
         delivery = deliver()
-        self.post_message(self.TurnsWaiting(delivery.waiting, delivery.delivered, delivery.sentence))
+        self.post_message(self.TurnsWaiting(self.pending_count(), delivery.delivered, delivery.sentence))
 
     def on_chat_pane_turns_waiting(self, message: TurnsWaiting) -> None:
         self.turns_waiting = message.count  # the message goes on to the app (status bar, poll now)
+        self._show_delivered()
+
+    def _show_delivered(self) -> None:
+        """Answers that waited in the outbox and are traced now show their trace id."""
+        delivered = getattr(self.session.tracer, "delivered_ids", None)
+        if not delivered:
+            return
+        for answer in self.answers:
+            if answer.result is not None and answer.result.queued_trace_id in delivered:
+                answer.mark_traced()
 
     def watch_answering(self, answering: bool) -> None:
         if self.is_mounted:
@@ -255,10 +265,11 @@ class ChatPane(Vertical):
 
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> TurnResult:
-        # Both in threads, at once when already done.
-        await asyncio.gather(import_litellm_async(), asyncio.to_thread(load_highlighting))
-        freeze_heap()
+        # The turn starts at Enter: on first use it loads litellm (a span of its trace) while
+        # the highlighter loads here, both in threads.
         turn = self._turn = self.session.start_turn(prompt)
+        await asyncio.to_thread(load_highlighting)
+        freeze_heap()
         try:
             async for delta in turn:
                 # A model's text is data: escapes and controls become visible before Markdown sees them.
@@ -269,12 +280,13 @@ class ChatPane(Vertical):
             answer.body.finish()  # the rest, an unclosed fence included, is drawn as the last segment
         result = await turn.result()
         freeze_heap()  # also freezes what the trace writer imported (mlflow, opentelemetry)
-        answer.show_result(result, tracing_on=self.session.tracer is not None)
+        answer.show_result(result)
         self._turn = None
         self.answering = False
         self.post_message(self.TurnFinished(result))
-        waiting = result.waiting if result.waiting is not None else self.pending_count()
-        if waiting or self.turns_waiting:  # a traced turn also sends the waiting ones
+        self._show_delivered()  # a traced turn first sends the turns waiting before it
+        waiting = self.pending_count()  # the outbox's count
+        if waiting or self.turns_waiting:
             self.post_message(self.TurnsWaiting(waiting))
         return result
 

@@ -13,6 +13,13 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tracetui.tracking.errors import (
+    AuthenticationFailed,
+    ExperimentNotFound,
+    NoTrackingApi,
+    PermissionDenied,
+    TlsError,
+)
 from tracetui.visible import one_line
 
 # Connection states the app moves through.
@@ -20,6 +27,19 @@ STARTING = "starting"
 CONNECTING = "connecting"
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+STOPPED = "stopped"  # a failure waiting cannot mend (refused login, no such API): no retries
+
+
+def problem_label(error: BaseException) -> str:
+    """A few words for the connection part of the line when polling stopped on `error`."""
+    labels = (
+        (AuthenticationFailed, "login refused"),
+        (PermissionDenied, "access denied"),
+        (TlsError, "certificate not trusted"),
+        (NoTrackingApi, "no MLflow API"),
+        (ExperimentNotFound, "no such experiment"),
+    )
+    return next((label for kind, label in labels if isinstance(error, kind)), "stopped")
 
 
 def short_server(description: str) -> str:
@@ -47,6 +67,9 @@ class StatusBar(Static):
     sentence: reactive[str] = reactive("")
     sentence_is_error: reactive[bool] = reactive(False)
     turns_waiting: reactive[int] = reactive(0)  # chat turns in the outbox, not traced yet
+    # Turns waiting for another server or experiment, and where, e.g. "2 for experiment 5 on …".
+    waiting_elsewhere: reactive[str] = reactive("")
+    problem: reactive[str] = reactive("")  # when STOPPED: what stopped it, in a few words
 
     def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -103,6 +126,10 @@ class StatusBar(Static):
         if self.turns_waiting:
             turns = f"{self.turns_waiting} turn{'' if self.turns_waiting == 1 else 's'}"
             parts["waiting"] = Text(f"⏳ {turns} waiting to be traced", style="yellow", end="")
+        if self.waiting_elsewhere:
+            parts["elsewhere"] = Text(
+                f"⏳ {one_line(self.waiting_elsewhere, 80)} (tracetui outbox list)", style="yellow", end=""
+            )
         if self.experiment:
             parts["experiment"] = Text(one_line(self.experiment, 40), style="bold", end="")
         if self.trace_count is not None:
@@ -114,6 +141,7 @@ class StatusBar(Static):
         parts["server"] = Text(server, end="")
         width = self.content_region.width or 10_000
         steps = (
+            ("elsewhere", None),  # `tracetui outbox list` names them all
             ("server", Text(short_server(server), end="")),  # "MLflow at http://h:5000" -> "h:5000"
             ("count", None),  # the Traces pane's title has the count too
             ("server", None),
@@ -148,6 +176,10 @@ class StatusBar(Static):
         if self.connection == DISCONNECTED:
             retry = "" if self.retry_in_s is None else f", retrying in {self.retry_in_s:.0f}s"
             return Text(f"✗ disconnected{retry}", style="bold red", end="")
+        if self.connection == STOPPED:
+            return Text(
+                f"✗ {self.problem or 'stopped'}, not retrying (r tries again)", style="bold red", end=""
+            )
         if self.connection == CONNECTING:
             return Text("… connecting", style="yellow", end="")
         return Text("… starting", style="yellow", end="")
