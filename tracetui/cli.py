@@ -39,6 +39,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "ask_command",
         "Ask the model one question, traced, and print the answer.",
     ),
+    "outbox": (
+        "tracetui.commands.outbox",
+        "outbox_group",
+        "List chat turns waiting to be traced (or refused), and send them again.",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.tracing import build_trace
 from tracetui.config import TrackingSettings
@@ -38,6 +39,17 @@ class TraceNotLogged(Exception):
     def __init__(self, sentence: str, kind: str = REJECTED) -> None:
         super().__init__(sentence)
         self.kind = kind
+
+
+def _server_says(response: httpx.Response) -> str:
+    """MLflow's own reason for a refusal (`{"message": …}`), shortened, or nothing."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    return f": {one_line(message, 160)}"
 
 
 def _kind_of_status(status_code: int) -> str:
@@ -184,7 +196,7 @@ class TurnTracer:
         if response.status_code != 200:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} refused the spans "
-                f"(HTTP {response.status_code}), so this turn was not traced.",
+                f"(HTTP {response.status_code}{_server_says(response)}), so this turn was not traced.",
                 _kind_of_status(response.status_code),
             )
 
@@ -203,6 +215,6 @@ class TurnTracer:
         if response.status_code != 200:
             raise TraceNotLogged(
                 f"The MLflow tracking server at {self.shown_url} refused the trace "
-                f"(HTTP {response.status_code}), so this turn was not traced.",
+                f"(HTTP {response.status_code}{_server_says(response)}), so this turn was not traced.",
                 _kind_of_status(response.status_code),
             )

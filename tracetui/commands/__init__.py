@@ -138,6 +138,26 @@ async def choose_experiment(client: TrackingClient, selector: str | None) -> Exp
     return by_id.get(DEFAULT_EXPERIMENT_ID, experiments[0])
 
 
+def watched_experiment_id(target: Target, backend: Backend) -> str | None:
+    """The experiment the dashboard would open with no --experiment: the one with the newest trace.
+
+    None when the server cannot be asked now; the trace writer then says why, after the answer.
+    """
+    import asyncio
+
+    from tracetui.tracking.client import TrackingClient
+    from tracetui.tracking.errors import TrackingError
+
+    async def pick() -> str:
+        async with TrackingClient(target.settings, backend.base_url) as client:
+            return (await choose_experiment(client, None)).experiment_id
+
+    try:
+        return asyncio.run(pick())
+    except TrackingError:
+        return None
+
+
 # A trace search names its experiments in the request; keep each request a reasonable size.
 _EXPERIMENTS_PER_SEARCH = 100
 

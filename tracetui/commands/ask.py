@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracetui.commands import open_backend, target_from, tracking_options
+from tracetui.commands import open_backend, target_from, tracking_options, watched_experiment_id
 from tracetui.visible import make_visible
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def _tracer_for(target: Target) -> tuple[Backend | None, OutboxTracer | None, st
             f"There is no experiment with id {target.experiment} on {backend.describe()}, and an id "
             "cannot be created; give an existing id (tracetui experiments lists them) or a name to create."
         )
-    experiment = target.experiment or _watched_experiment(target, backend)
+    experiment = target.experiment or watched_experiment_id(target, backend)
     return backend, with_outbox(TurnTracer(settings, experiment), server=backend.outbox_server), None
 
 
@@ -145,19 +145,3 @@ def _missing_id(target: Target, backend: Backend) -> bool:
     except TrackingError:
         return False  # unreachable now: the turn waits in the outbox, which says why
     return False
-
-
-def _watched_experiment(target: Target, backend: Backend) -> str | None:
-    """The experiment the dashboard would watch: the one with the newest trace."""
-    from tracetui.commands import choose_experiment
-    from tracetui.tracking.client import TrackingClient
-    from tracetui.tracking.errors import TrackingError
-
-    async def pick() -> str:
-        async with TrackingClient(target.settings, backend.base_url) as client:
-            return (await choose_experiment(client, None)).experiment_id
-
-    try:
-        return asyncio.run(pick())
-    except TrackingError:
-        return None  # TurnTracer then says why, after the answer
