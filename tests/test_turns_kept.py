@@ -8,7 +8,6 @@ app driven by Pilot; `tracetui ask` and `tracetui outbox` run as the person woul
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from trace_factory import (  # noqa: F401 - trace_server and experiment_name are
 
 from tracetui.chat.outbox import Outbox
 from tracetui.chat.outbox_listing import outbox_folders
-from tracetui.chat.record import TurnRecord
 from tracetui.config import TrackingSettings, tracking_settings
 from tracetui.tracking.connection import Backend
 from tracetui.ui.app import make_app
