@@ -25,6 +25,14 @@ os.environ["XDG_STATE_HOME"] = os.environ["TRACETUI_STATE_DIR"]
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tracetui-cache-")
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own outbox: a turn one test leaves waiting must not be sent, or counted, by another."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("TRACETUI_STATE_DIR", str(state))
+    return state
+
+
 @contextmanager
 def running_server(root: Path, **options: Any) -> Iterator[LocalMlflowServer]:
     """A real `mlflow server` over a sqlite store in `root`, stopped (whole process group) on exit."""

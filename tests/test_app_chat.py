@@ -90,7 +90,7 @@ async def test_a_turn_is_traced_into_the_watched_experiment_listed_at_once_and_c
         assert "chat_turn" in names and "litellm-acompletion" in names
 
 
-async def test_the_chat_answers_while_the_tracking_server_is_down_and_says_the_turn_was_not_traced(
+async def test_the_chat_answers_while_the_tracking_server_is_down_and_the_turn_waits(
     fake_ollama: FakeOllama,
 ) -> None:
     from tracetui.tracking.local_server import free_loopback_port
@@ -99,11 +99,15 @@ async def test_the_chat_answers_while_the_tracking_server_is_down_and_says_the_t
     fake_ollama.script(ANSWER)
     app = chat_app(url, "anything", fake_ollama.url)
     async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: "Cannot reach" in app.status.sentence, "the server to be found down")
         answer = await ask(pilot, "hello")
         assert answer.result.answer == ANSWER and answer.result.error is None
-        assert answer.result.trace_id is None
-        assert "not traced" in str(answer.footer.render()).lower()
-        assert "Traceback" not in str(answer.footer.render())
+        assert answer.result.trace_id is None and answer.result.queued
+        footer = str(answer.footer.render())
+        assert footer.startswith("waiting to be traced (1 in the outbox)") and "Traceback" not in footer
+        assert answer.result.not_traced_reason.startswith(f"Cannot reach the MLflow tracking server at {url}")
+        await wait_for(pilot, lambda: app.status.turns_waiting == 1, "the status line's count")
+        assert "⏳ 1 turn waiting to be traced" in app.status.render().plain
 
 
 async def test_at_80x24_the_chat_starts_hidden_and_c_shows_it(

@@ -344,3 +344,59 @@ def test_the_first_turn_of_a_process_shows_loading_litellm_and_its_parts_add_up(
     uncovered_ms = (root_end - root_start - covered) / 1e6
     assert (children[0][1] - children[0][0]) / 1e6 > 100  # importing litellm takes seconds, not nothing
     assert uncovered_ms <= 150, f"{uncovered_ms:.0f} ms of the turn is in no child span"
+
+
+# -- what the status line says -------------------------------------------------------------------
+
+
+async def test_turns_waiting_for_another_experiment_are_counted_and_named(
+    trace_server: str, fake_ollama: FakeOllama, state: Path
+) -> None:
+    from chat_turns import turn_record
+
+    name = f"ex-{uuid.uuid4().hex[:6]}"
+    log_nested_trace(name)
+    elsewhere = Outbox("http://elsewhere.example:5000", "their-experiment", state)
+    elsewhere.put(turn_record("sess-elsewhere", "asked against another server", "kept"))
+    app = chat_app(trace_server, name, fake_ollama.url)
+    async with app.run_test(size=(200, 48)) as pilot:
+        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the list")
+        await wait_for(
+            pilot, lambda: app.status.waiting_elsewhere != "", "the count of turns waiting elsewhere"
+        )
+        line = app.status.render().plain.splitlines()[0]
+        assert "⏳ 1 more for experiment their-experiment on http://elsewhere.example:5000" in line
+        assert "(tracetui outbox list)" in line and app.status.turns_waiting == 0
+        await pilot.resize_terminal(100, 30)  # narrower: shortened, not dropped
+        await pilot.pause()
+        assert "⏳ 1 more elsewhere" in app.status.render().plain.splitlines()[0]
+    assert elsewhere.pending_count() == 1  # never sent anywhere but where it was asked for
+
+
+async def test_a_url_with_no_mlflow_api_is_stated_and_not_retried(tmp_path: Path) -> None:
+    """A web server that is not MLflow (404 for the API): one sentence, no back-off clock."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        app = make_app(
+            TrackingSettings(tracking_uri=url, timeout_s=10), None, None, None, None, Backend(base_url=url)
+        )
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: app.status.connection == STOPPED, "the verdict")
+            assert app.status.sentence == (
+                f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
+            )
+            line = app.status.render().plain.splitlines()[0]
+            assert "no MLflow API, not retrying" in line and "disconnected" not in line
+            assert app.status.retry_in_s is None
+    finally:
+        server.shutdown()

@@ -43,7 +43,7 @@ from tracetui.chat.record import TurnRecord
 from tracetui.chat.trace_writer import UNRESOLVED, TurnTracer
 from tracetui.config import TrackingSettings
 
-NOT_CONNECTED = "The tracking server is not connected yet"
+NOT_CONNECTED = "The tracking server is not connected yet"  # until the app says more
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class WatchedExperimentSink:
     def hold(self, why: str) -> None:
         """No destination can be chosen now (`why`, a sentence): turns wait unresolved."""
         self._destination = None
-        self._why_held = why.rstrip(".")
+        self._why_held = why.rstrip().removesuffix(".")
 
     @property
     def destination(self) -> Destination | None:
@@ -112,8 +112,8 @@ class WatchedExperimentSink:
             self.unresolved.put(record)
             waiting = self.unresolved.pending_count()
             sentence = (
-                f"{self._why_held}: not traced yet, {turns(waiting)} waiting, "
-                "will be sent once the experiment is open."
+                f"{self._why_held} (not traced yet: {turns(waiting)} waiting, "
+                "to be sent once the experiment is open)."
             )
             raise TraceQueued(sentence, UNRESOLVED, waiting)
         tracer = self._tracer_for(destination)

@@ -140,12 +140,14 @@ class StatusBar(Static):
         # The server goes last: it is long, and at 80 columns the rest matters more.
         parts["server"] = Text(server, end="")
         width = self.content_region.width or 10_000
+        elsewhere = f"⏳ {self.waiting_elsewhere.split(' ', 1)[0]} more elsewhere"
         steps = (
-            ("elsewhere", None),  # `tracetui outbox list` names them all
             ("server", Text(short_server(server), end="")),  # "MLflow at http://h:5000" -> "h:5000"
+            ("elsewhere", Text(f"{elsewhere} (tracetui outbox list)", style="yellow", end="")),
             ("count", None),  # the Traces pane's title has the count too
             ("server", None),
             ("waiting", Text(f"⏳ {self.turns_waiting} waiting", style="yellow", end="")),
+            ("elsewhere", Text(elsewhere, style="yellow", end="")),
             ("polled", None),
         )
         line = self._join(parts)
