@@ -87,6 +87,25 @@ def test_chat_trace_has_every_hop_with_its_latency(mlflow_server, tracking_setti
     assert by_label["log trace (4 spans)"].offset_ns == END_AT * MS
 
 
+def test_the_first_turns_litellm_load_is_an_arrow_of_its_own(mlflow_server, tracking_settings) -> None:
+    """The seconds of litellm's first import are named in the diagram, not an unexplained gap."""
+    record = turn_record("seq-session", "First question?", "First answer.")
+    record.load_start_ns, record.load_end_ns = record.start_ns + MS, record.start_ns + 5 * MS
+    tracer = TurnTracer(
+        TrackingSettings(tracking_uri=mlflow_server.url), experiment=f"seq-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        trace_id = tracer.log(record)
+    finally:
+        tracer.close()
+    diagram = build_sequence(fetch(tracking_settings, mlflow_server.url, trace_id))
+    first, second = diagram.messages[:2]
+    assert (first.source, first.target, first.kind, first.label) == (0, 1, CALL, "load litellm")
+    assert first.duration_ns == 4 * MS and first.offset_ns == 1 * MS
+    assert second.label == f"acompletion({MODEL_TAG})"
+    assert diagram.messages[-1].label == "log trace (5 spans)"
+
+
 def test_chat_trace_as_mermaid(mlflow_server, tracking_settings, chat_trace_id) -> None:
     text = to_mermaid(build_sequence(fetch(tracking_settings, mlflow_server.url, chat_trace_id)))
     assert text.splitlines() == [
