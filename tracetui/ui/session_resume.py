@@ -57,7 +57,7 @@ async def load_session_into_chat(pane: ChatPane, session_id: str, turns: Sequenc
         # A model's text is data: controls become visible before Markdown sees them.
         answer.body.append(make_visible(turn.answer))
         answer.body.finish()
-        answer.show_result(turn_result(turn, session.model), tracing_on=False)
+        answer.show_result(turn_result(turn, session.model))
         pane.answers.append(answer)
         pane.input.remember(turn.prompt)
     pane.log.scroll_end(animate=False)
