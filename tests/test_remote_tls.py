@@ -20,7 +20,7 @@ from trace_factory import log_many_traces, use_server
 from tracetui.config import tracking_settings
 from tracetui.tracking.connection import Backend
 from tracetui.ui.app import TraceTuiApp, make_app
-from tracetui.ui.widgets.status_bar import CONNECTED, DISCONNECTED
+from tracetui.ui.widgets.status_bar import CONNECTED, STOPPED
 
 UNTRUSTED = "is not trusted; set MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle"
 
@@ -70,8 +70,9 @@ async def test_tui_untrusted_certificate_is_a_sentence_on_the_status_line(tls_wo
     url, _, experiment, _ = tls_world
     app = _app(url, {}, experiment)
     async with app.run_test(size=(120, 32)) as pilot:
-        await wait_for(pilot, lambda: app.status.connection == DISCONNECTED, "the handshake to fail")
+        await wait_for(pilot, lambda: app.status.connection == STOPPED, "the handshake to fail")
         assert app.status.sentence.startswith(f"The TLS certificate of {url} {UNTRUSTED}")
+        assert "certificate not trusted, not retrying" in app.status.render().plain  # waiting cannot mend it
         assert app.trace_list.row_count == 0
 
 
