@@ -171,6 +171,8 @@ def model_endpoint(span: Span, *, ollama_hosts: frozenset[str] = frozenset()) ->
         (provider or "").lower() in _OLLAMA_PROVIDERS
         or is_ollama_address(host, path, ollama_hosts=ollama_hosts)
         or "ollama" in (qualified or "").lower()
+        # Ollama's OpenAI-compatible API answers with this fingerprint; the GenAI instrumentation keeps it.
+        or attributes.get("openai.response.system_fingerprint") == "fp_ollama"
     )
     return ModelEndpoint(model=model, provider=provider, api_base=api_base, host=host, is_ollama=is_ollama)
 
