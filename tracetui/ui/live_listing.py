@@ -32,6 +32,7 @@ from tracetui.ui.messages import (
     ExperimentOpened,
     FilterRejected,
     ShowTrace,
+    SummariesFetched,
     TraceLoaded,
     TracePending,
     TracesPolled,
@@ -48,7 +49,7 @@ else:
 
 MAX_RETRY_S = 30.0  # back-off cap after failed polls
 PENDING_RETRY_S = 1.0  # a trace not fully exported yet is fetched again after this
-APP_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "trace"})
+APP_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "trace"})  # "summaries" fails quietly
 
 
 def sentence_for(error: BaseException) -> str:
@@ -192,9 +193,13 @@ class LiveListing(_Base):
         table.apply(message.added, message.changed, replace=message.replace, follow=self.follow)
         if message.replace or message.added or message.changed:  # an idle poll redraws nothing
             self.update_stats()
-        if message.replace and self.experiment is not None and not adopted:
-            count = table.row_count
-            self.status.say(f"Experiment {one_line(self.experiment.name, 60)}: {count} traces listed.")
+        if self.experiment is not None:
+            listed = f"Experiment {one_line(self.experiment.name, 60)}: "
+            # The count follows the rows as traces arrive, while no other sentence has taken its place.
+            sentence = self.status.sentence
+            counting = sentence.startswith(listed) and sentence.endswith(" traces listed.")
+            if (message.replace and not adopted) or counting:
+                self.status.say(f"{listed}{table.row_count} traces listed.")
         if self.poll_failures:
             self.status.say("Connected again.")
         self.poll_failures = 0
@@ -207,8 +212,38 @@ class LiveListing(_Base):
         if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
             pane.border_title = title
         self.after_rows_changed(message.changed)
+        self.summarize_rows_on_screen()
         self.deliver_outbox()
         self.arm_poll(self.poll_interval_s)
+
+    # -- names and models of the rows on screen (their spans, fetched once each) --------------
+
+    def summarize_rows_on_screen(self) -> None:
+        if self.client is None:
+            return
+        wanted = self.trace_list.summaries.wanted(self.trace_list.visible_infos())
+        if wanted:
+            self.fetch_summaries(wanted)
+
+    @work(group="summaries", exit_on_error=False)
+    async def fetch_summaries(self, trace_ids: list[str]) -> None:
+        from tracetui.tracking.summaries import fetch_summaries
+
+        try:
+            found = await fetch_summaries(self.client, trace_ids)
+        except Exception:
+            self.trace_list.summaries.forget_fetching(trace_ids)  # asked again on a later poll
+            raise
+        self.post_message(SummariesFetched(found))
+
+    def on_summaries_fetched(self, message: SummariesFetched) -> None:
+        if not self.is_running:
+            return
+        self.trace_list.show_summaries(message.summaries)
+        self.update_stats()  # tokens per second grouped by the models just learnt
+
+    def on_trace_list_scrolled(self, message: Any) -> None:
+        self.summarize_rows_on_screen()
 
     def deliver_outbox(self) -> None:
         """The server answers: send the turns the outbox holds; else clear a stale "waiting" count.
