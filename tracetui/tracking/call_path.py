@@ -52,8 +52,10 @@ _known_ollama_hosts: set[str] = set()
 
 
 def remember_ollama_address(url: str) -> None:
-    """Count calls to `url`'s host:port as calls to Ollama (the configured Ollama address)."""
+    """Count calls to `url`'s host:port as calls to Ollama: the configured Ollama address
+    (it replaces the one remembered before)."""
     host, _ = _host_of(url)
+    _known_ollama_hosts.clear()
     if host is not None:
         _known_ollama_hosts.add(host)
 
