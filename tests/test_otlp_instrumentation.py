@@ -10,6 +10,7 @@ what arrived: names, models, conversations, the Ollama hop. Nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -182,3 +183,12 @@ async def test_the_dashboard_shows_traces_as_they_arrive(
         await wait_for(pilot, lambda: "Be brief." in detail_text(app), "the conversation in the detail")
         text = detail_text(app)
         assert "system: Be brief." in text and "user: Hi there" in text and f"assistant: {ANSWER}" in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_show_json_keeps_every_attribute(mlflow_server: Any, sent: dict[str, str], mode: str) -> None:
+    whole, _ = trace_ids(mlflow_server.url, sent[mode])
+    document = json.loads(cli(mlflow_server.url, "traces", "show", whole, "--json").output)
+    keys = {key for span in document["data"]["spans"] for key in span["attributes"]}
+    convention = {"genai": "gen_ai.input.messages", "openinference": "llm.input_messages.0.message.role"}
+    assert {convention[mode], "mlflow.llm.model", "http.url", "http.status_code"} <= keys
