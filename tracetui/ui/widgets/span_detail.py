@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
 from tracetui.tracking.call_path import DerivedHop
-from tracetui.tracking.conversation import messages_lines, span_conversation
+from tracetui.tracking.conversation import span_conversation
 from tracetui.tracking.models import STATUS_ERROR, STATUS_OK, Span, Trace
 from tracetui.ui.safe_text import safe, safe_content_line, safe_line, truncate
 from tracetui.ui.widgets.span_tree import format_duration
@@ -47,11 +47,6 @@ def pretty_json(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):  # circular or absurdly deep: still show something
         return repr(value)
-
-
-def as_conversation(value: Any) -> list[tuple[str, str]] | None:
-    """(role, text) pairs when `value` is chat messages in any convention (tracking/conversation.py)."""
-    return messages_lines(value)
 
 
 def _utc(ns: int) -> str:
