@@ -6,7 +6,8 @@ server is seen by it. This one speaks Ollama's API as documented
 `/api/chat` and `/api/generate`, a final `done: true` line with nanosecond
 timings, `{"stream": false}` answers, `404 {"error": "model 'x' not found"}`
 for a model that is not pulled, `GET /`, `/api/version`, `/api/tags`,
-`/api/show`. Misbehaviour is scripted per answer (an error line in the middle
+`/api/show`, and the OpenAI-compatible `/v1/chat/completions`
+(tests/fake_ollama_openai.py). Misbehaviour is scripted per answer (an error line in the middle
 of a 200 stream with no done line, a slow first token, a slow stream to cancel).
 
 Use it as the pytest fixture `fake_ollama` (one server per session, reset
@@ -185,6 +186,9 @@ class FakeOllama:
         app.router.add_post("/api/show", self._show)
         app.router.add_post("/api/chat", self._chat)
         app.router.add_post("/api/generate", self._generate)
+        from fake_ollama_openai import add_openai_routes
+
+        add_openai_routes(app, self)  # /v1/chat/completions, as real Ollama serves it too
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)

@@ -90,7 +90,17 @@ def test_list_prints_a_table_newest_first(logged: Logged) -> None:
     result = run_on(logged, "traces", "list")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["TIME", "TRACE", "ID", "NAME", "STATE", "DURATION", "TOKENS", "REQUEST"]
+    assert lines[0].split() == [
+        "TIME",
+        "TRACE",
+        "ID",
+        "NAME",
+        "MODEL",
+        "STATE",
+        "DURATION",
+        "TOKENS",
+        "REQUEST",
+    ]
     ids_in_order = [line.split()[2] for line in lines[1:]]
     expected = [*reversed(logged.quick), logged.hostile, logged.error, logged.nested]
     assert ids_in_order == expected

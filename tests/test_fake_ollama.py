@@ -114,3 +114,41 @@ def test_requests_are_recorded_and_reset(fake_ollama: FakeOllama) -> None:
     assert fake_ollama.chat_requests()[0]["messages"] == [{"content": "q"}]
     fake_ollama.reset()
     assert fake_ollama.requests == []
+
+
+# --- the OpenAI-compatible endpoint (tests/fake_ollama_openai.py) ------------------------------
+
+
+def test_openai_compatible_chat_completion(fake_ollama: FakeOllama) -> None:
+    fake_ollama.script("One two.")
+    body = {"model": "qwen2.5", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=fake_ollama.url) as client:
+        answer = client.post("/v1/chat/completions", json=body).json()
+        missing = client.post("/v1/chat/completions", json={**body, "model": "llama9"})
+    assert answer["object"] == "chat.completion" and answer["id"].startswith("chatcmpl-")
+    assert answer["system_fingerprint"] == "fp_ollama" and answer["model"] == "qwen2.5:latest"
+    assert answer["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "One two."}, "finish_reason": "stop"}
+    ]
+    assert answer["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "not_found_error"
+
+
+def test_openai_compatible_stream_is_server_sent_events(fake_ollama: FakeOllama) -> None:
+    fake_ollama.script("One two.", "Three.")
+    body = {"model": "qwen2.5:0.5b", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.Client(base_url=fake_ollama.url) as client:
+        with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            events = [line for line in response.iter_lines() if line]
+        with_usage = {**body, "stream_options": {"include_usage": True}}
+        with client.stream("POST", "/v1/chat/completions", json=with_usage) as usage_response:
+            usage_events = [line for line in usage_response.iter_lines() if line]
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert all(line.startswith("data: ") for line in events) and events[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in events[:-1]]
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "One two."
+    assert all(c["object"] == "chat.completion.chunk" and "usage" not in c for c in chunks)
+    assert [c["choices"][0]["finish_reason"] for c in chunks][-1] == "stop"
+    last = json.loads(usage_events[-2][6:])
+    assert last["choices"] == [] and last["usage"]["completion_tokens"] == 1

@@ -150,6 +150,11 @@ def main(
     """
     _make_output_unbreakable()
     remember_group_options(ctx, tracking_uri, experiment)
+    from tracetui.config import ollama_url as configured_ollama_url
+    from tracetui.tracking.call_path import remember_ollama_address
+
+    # Calls to the configured Ollama are shown as Ollama hops, whatever API they used.
+    remember_ollama_address(configured_ollama_url(ollama_url))
     if ctx.invoked_subcommand is not None:
         return
     from tracetui.config import experiment_selector, tracking_settings

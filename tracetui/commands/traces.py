@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from tracetui.tracking.client import TrackingClient
     from tracetui.tracking.connection import Backend
     from tracetui.tracking.models import Span, TokenUsage, Trace, TraceInfo
+    from tracetui.tracking.summaries import TraceSummary
 
 # MLflow answers at most 500 traces per search page.
 MAX_PAGE = 500
 NAME_WIDTH = 24
+MODEL_WIDTH = 24
 MAX_INDENT_DEPTH = 32  # deeper spans show their depth instead of ever more spaces
 
 
@@ -86,16 +88,23 @@ def _preview_width(used: int) -> int:
     return max(20, shutil.get_terminal_size((120, 24)).columns - used)
 
 
-TABLE_HEADERS = ("TIME", "TRACE ID", "NAME", "STATE", "DURATION", "TOKENS", "REQUEST")
+TABLE_HEADERS = ("TIME", "TRACE ID", "NAME", "MODEL", "STATE", "DURATION", "TOKENS", "REQUEST")
 
 
-def trace_rows(trace_infos: list[TraceInfo]) -> list[tuple[str, ...]]:
-    """One row of safe, single-line cells per trace (the request preview not yet cut)."""
+def trace_rows(
+    trace_infos: list[TraceInfo], summaries: dict[str, TraceSummary | None] | None = None
+) -> list[tuple[str, ...]]:
+    """One row of safe, single-line cells per trace (the request preview not yet cut).
+    `summaries` (names and models read from the spans) fill the name and model columns."""
+    from tracetui.tracking.summaries import UNKNOWN, list_name, model_label
+
+    summaries = summaries or {}
     return [
         (
             format_time_ms(info.request_time_ms),
             one_line(info.trace_id, 64),
-            one_line(info.name or "-", NAME_WIDTH),
+            one_line(list_name(info, summaries.get(info.trace_id) or UNKNOWN), NAME_WIDTH),
+            one_line(model_label(summaries.get(info.trace_id)) or "-", MODEL_WIDTH),
             one_line(info.state, 16),
             format_info_duration(info),
             format_tokens(info.token_usage),
@@ -106,14 +115,14 @@ def trace_rows(trace_infos: list[TraceInfo]) -> list[tuple[str, ...]]:
 
 
 # Rows printed one at a time (tail) cannot measure each other: give them fixed columns.
-TAIL_WIDTHS = (19, 35, NAME_WIDTH, 11, 8, 11)
+TAIL_WIDTHS = (19, 35, NAME_WIDTH, 14, 11, 8, 11)
 
 
 def format_table(
     rows: list[tuple[str, ...]],
     *,
     headers: bool = True,
-    min_widths: tuple[int, ...] = (0,) * 6,
+    min_widths: tuple[int, ...] = (0,) * 7,
 ) -> list[str]:
     """Aligned columns; the last column (the request preview) fills what is left of the width."""
     all_rows = [TABLE_HEADERS, *rows] if headers else rows
@@ -122,7 +131,7 @@ def format_table(
     fixed = len(TABLE_HEADERS) - 1
     widths = [max(min_widths[i], *(len(row[i]) for row in all_rows)) for i in range(fixed)]
     preview_width = _preview_width(sum(widths) + 2 * fixed)
-    right_aligned = {4}  # durations line up on their unit
+    right_aligned = {5}  # durations line up on their unit
     lines = []
     for index, row in enumerate(all_rows):
         cells = [
@@ -176,14 +185,19 @@ def format_span_line(depth: int, span: Span) -> str:
 
 
 def format_trace_tree(trace: Trace) -> list[str]:
+    from tracetui.tracking.summaries import list_name, model_label, summarize
+
     info = trace.info
+    summary = summarize(trace)
     parts = [
         one_line(info.trace_id, 64),
-        one_line(info.name or "-", 80),
+        one_line(list_name(info, summary), 80),
         one_line(info.state, 16),
         format_info_duration(info),
         format_time_ms(info.request_time_ms),
     ]
+    if summary.models:
+        parts.append(one_line(model_label(summary), 80))
     if info.token_usage is not None:
         parts.append(f"{format_tokens(info.token_usage)} tok")
     parts.append(f"{len(trace.spans)} spans")
@@ -222,7 +236,7 @@ def list_command(
     """List the newest traces of an experiment."""
     target = target_from(tracking_uri, experiment)
 
-    async def work(client: TrackingClient, backend: Backend) -> tuple[str, list[TraceInfo]]:
+    async def work(client: TrackingClient, backend: Backend) -> tuple[str, list[TraceInfo], dict[str, Any]]:
         chosen = await choose_experiment(client, target.experiment)
         infos = [
             info
@@ -230,17 +244,28 @@ def list_command(
                 [chosen.experiment_id], filter_string=filter_string or None, limit=max_results
             )
         ]
-        return chosen.experiment_id, infos
+        summaries = {} if as_json else await _summaries(client, infos)
+        return chosen.experiment_id, infos, summaries
 
-    experiment_id, infos = run_with_client(target, work)
+    experiment_id, infos, summaries = run_with_client(target, work)
     if as_json:
         click.echo(dump_json({"experiment_id": experiment_id, "traces": [trace_info_json(i) for i in infos]}))
         return
     if not infos:
         click.echo(f"No traces in experiment {one_line(experiment_id, 40)}.", err=True)
         return
-    for line in format_table(trace_rows(infos)):
+    for line in format_table(trace_rows(infos, summaries)):
         click.echo(line)
+
+
+async def _summaries(client: TrackingClient, infos: list[TraceInfo]) -> dict[str, TraceSummary | None]:
+    """Names and models from the spans of the listed traces (search results do not say which model)."""
+    from tracetui.tracking.summaries import SummaryCache, fetch_summaries
+
+    cache = SummaryCache()
+    wanted = cache.wanted(infos)
+    cache.put(await fetch_summaries(client, wanted))
+    return {info.trace_id: cache.get(info.trace_id) for info in infos}
 
 
 @traces_group.command("show")
@@ -248,12 +273,23 @@ def list_command(
 @click.argument("trace_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the document `mlflow traces get` prints.")
 @click.option("--tree", "as_tree", is_flag=True, help="Print the span tree with durations (the default).")
+@click.option(
+    "--span",
+    "span_key",
+    metavar="NAME_OR_ID",
+    help="Print this span's detail (timing, conversation or inputs/outputs, attributes, events).",
+)
 def show_command(
-    tracking_uri: str | None, experiment: str | None, trace_id: str, as_json: bool, as_tree: bool
+    tracking_uri: str | None,
+    experiment: str | None,
+    trace_id: str,
+    as_json: bool,
+    as_tree: bool,
+    span_key: str | None,
 ) -> None:
     """Show one trace: its span tree, or the same JSON as `mlflow traces get --trace-id`."""
-    if as_json and as_tree:
-        raise click.UsageError("Choose one of --json and --tree.")
+    if sum((as_json, as_tree, span_key is not None)) > 1:
+        raise click.UsageError("Choose one of --json, --tree and --span.")
     target = target_from(tracking_uri, experiment)
 
     if as_json:
@@ -268,7 +304,21 @@ def show_command(
     async def fetch(client: TrackingClient, backend: Backend) -> Trace:
         return await client.get_trace(trace_id)
 
-    click.echo("\n".join(format_trace_tree(run_with_client(target, fetch))))
+    trace = run_with_client(target, fetch)
+    if span_key is None:
+        click.echo("\n".join(format_trace_tree(trace)))
+        return
+    from tracetui.tracking.span_text import find_spans, span_detail_lines
+
+    spans = find_spans(trace, span_key)
+    if not spans:
+        raise click.ClickException(
+            f"Trace {one_line(trace_id, 64)} has no span named or with id {one_line(span_key, 80)!r}."
+        )
+    for number, span in enumerate(spans):
+        if number:
+            click.echo("")
+        click.echo("\n".join(span_detail_lines(trace, span)))
 
 
 @traces_group.command("tail")
@@ -349,12 +399,14 @@ async def _follow(
             if info.state != STATE_IN_PROGRESS and info.trace_id not in printed
         ]
         finished.sort(key=lambda info: info.request_time_ms)
+        summaries = {} if as_json else await _summaries(client, finished)
         for info in finished:
             printed.add(info.trace_id)
             if as_json:
                 click.echo(json.dumps(trace_info_json(info), ensure_ascii=True, default=str))
             else:
-                for line in format_table(trace_rows([info]), headers=False, min_widths=TAIL_WIDTHS):
+                rows = trace_rows([info], summaries)
+                for line in format_table(rows, headers=False, min_widths=TAIL_WIDTHS):
                     click.echo(line)
 
 

@@ -8,7 +8,11 @@ tree can show the whole path, marked as derived.
 
 Explicit hop spans are recognised by the attribute `tracetui.hop` ("ollama" or
 "model"); spans without it are classified by name and attributes (see
-`explicit_hop_kind`). Pure logic: no Textual or Rich here.
+`explicit_hop_kind`): a real HTTP client span to Ollama's API (OpenTelemetry's
+HTTP instrumentations) is the Ollama hop itself. Ollama is recognised from the
+conventions (see conventions.py): a provider named ollama, Ollama's port, an
+Ollama API path, or the configured Ollama address (`remember_ollama_address`).
+Pure logic: no Textual or Rich here.
 """
 
 from __future__ import annotations
@@ -18,6 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracetui.tracking.conventions import (
+    REQUEST_MODEL_KEYS,
+    http_method,
+    http_status,
+    http_url,
+    is_http_client_span,
+    provider_name,
+    response_model,
+    server_base,
+    text_attr,
+)
 from tracetui.tracking.models import Span, TokenUsage, Trace, elapsed_ns
 
 # The attribute a tracetui chat span sets to say which hop it is.
@@ -32,6 +47,20 @@ LLM_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL"})
 OLLAMA_DEFAULT_PORT = 11434
 _OLLAMA_PATHS = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings")
 _OLLAMA_PROVIDERS = ("ollama", "ollama_chat")
+# Host:port of the Ollama this tracetui talks to (--ollama-url …): a call there is a call to Ollama,
+# whatever API it used. Filled by the app and the CLI at start.
+_known_ollama_hosts: set[str] = set()
+
+
+def remember_ollama_address(url: str) -> None:
+    """Count calls to `url`'s host:port as calls to Ollama: the configured Ollama address
+    (it replaces the one remembered before)."""
+    host, _ = _host_of(url)
+    _known_ollama_hosts.clear()
+    if host is not None:
+        _known_ollama_hosts.add(host)
+
+
 _STREAM_CHUNK_EVENT_PREFIX = "mlflow.chunk.item."
 
 
@@ -102,18 +131,36 @@ def _host_of(api_base: str) -> tuple[str | None, str]:
     return (f"{host}:{port}" if port is not None else host), parts.path
 
 
-def model_endpoint(span: Span) -> ModelEndpoint:
-    """The model and server an LLM span names, read from litellm's and MLflow's attributes."""
+def is_ollama_address(
+    host: str | None, path: str = "", *, ollama_hosts: frozenset[str] = frozenset()
+) -> bool:
+    """Ollama's port, one of its API paths, the configured Ollama, or a host the trace saw
+    serve Ollama's own API (`ollama_hosts`: so its OpenAI-compatible `/v1` is Ollama too)."""
+    if host is None and not path:
+        return False
+    return (
+        (host is not None and (host.endswith(f":{OLLAMA_DEFAULT_PORT}") or host in _known_ollama_hosts))
+        or (host is not None and host in ollama_hosts)
+        or any(path.rstrip("/").endswith(p) for p in _OLLAMA_PATHS)
+    )
+
+
+def model_endpoint(span: Span, *, ollama_hosts: frozenset[str] = frozenset()) -> ModelEndpoint:
+    """The model and server an LLM span names, read from litellm's, MLflow's and OpenTelemetry's
+    attributes (GenAI and OpenInference conventions). The model is the one that answered when the
+    span says (gen_ai.response.model), else the one asked for. `ollama_hosts`: hosts seen serving
+    Ollama's own API elsewhere in the trace (`ollama_hosts_in`), so a `/v1` call there is Ollama too."""
     attributes = span.attributes
     inputs = span.inputs if isinstance(span.inputs, Mapping) else {}
     outputs = span.outputs if isinstance(span.outputs, Mapping) else {}
     qualified = _text(attributes.get("mlflow.llm.model")) or _text(outputs.get("model"))
-    provider = _text(attributes.get("mlflow.llm.provider")) or _text(attributes.get("custom_llm_provider"))
+    provider = provider_name(span)
     model: str | None = None
     for candidate in (
+        response_model(span),
         _text(attributes.get("model")),
         _text(inputs.get("model")),
-        _text(attributes.get("gen_ai.request.model")),
+        text_attr(attributes, *REQUEST_MODEL_KEYS),
         qualified,
     ):
         if candidate:
@@ -121,16 +168,55 @@ def model_endpoint(span: Span) -> ModelEndpoint:
             provider = provider or prefix
             model = model or bare
 
-    api_base = _text(attributes.get("api_base")) or _text(attributes.get("base_url"))
+    api_base = _text(attributes.get("api_base")) or _text(attributes.get("base_url")) or server_base(span)
     host, path = _host_of(api_base) if api_base else (None, "")
-    port_is_ollama = host is not None and host.endswith(f":{OLLAMA_DEFAULT_PORT}")
     is_ollama = (
         (provider or "").lower() in _OLLAMA_PROVIDERS
-        or port_is_ollama
-        or any(path.rstrip("/").endswith(p) for p in _OLLAMA_PATHS)
+        or is_ollama_address(host, path, ollama_hosts=ollama_hosts)
         or "ollama" in (qualified or "").lower()
+        # Ollama's OpenAI-compatible API answers with this fingerprint; the GenAI instrumentation keeps it.
+        or attributes.get("openai.response.system_fingerprint") == "fp_ollama"
     )
     return ModelEndpoint(model=model, provider=provider, api_base=api_base, host=host, is_ollama=is_ollama)
+
+
+def ollama_hosts_in(trace: Trace) -> frozenset[str]:
+    """Hosts the trace shows serving Ollama's own API (`/api/chat` …), by api_base or HTTP span URL."""
+    hosts = set()
+    for span in trace.spans:
+        for url in (_text(span.attributes.get("api_base")), http_url(span)):
+            if url:
+                host, path = _host_of(url)
+                if host is not None and any(path.rstrip("/").endswith(p) for p in _OLLAMA_PATHS):
+                    hosts.add(host)
+    return frozenset(hosts)
+
+
+def is_ollama_http_span(span: Span, parent: Span | None = None) -> bool:
+    """A real HTTP client span to Ollama: by its URL, or under an LLM span that called Ollama."""
+    if not is_http_client_span(span):
+        return False
+    host, path = _host_of(http_url(span) or "")
+    if is_ollama_address(host, path):
+        return True
+    return parent is not None and is_llm_span(parent) and model_endpoint(parent).is_ollama
+
+
+def ollama_title(span: Span) -> str:
+    """'Ollama host:port' for an HTTP client span to Ollama (its own name is only the method)."""
+    host, _ = _host_of(http_url(span) or "")
+    return f"Ollama {host}" if host else "Ollama"
+
+
+def http_call_label(span: Span) -> str:
+    """'POST /api/chat' for an HTTP client span."""
+    _, path = _host_of(http_url(span) or "")
+    return f"{http_method(span) or 'POST'} {path}".strip()
+
+
+def http_status_label(span: Span) -> str:
+    status = http_status(span)
+    return f"HTTP {status}" if status is not None else "no response"
 
 
 def explicit_hop_kind(span: Span, parent: Span | None = None) -> str | None:
@@ -142,7 +228,7 @@ def explicit_hop_kind(span: Span, parent: Span | None = None) -> str | None:
     declared = span.attributes.get(ATTR_HOP)
     if declared in (HOP_OLLAMA, HOP_MODEL):
         return declared
-    if span.name.lower().startswith("ollama"):
+    if span.name.lower().startswith("ollama") or is_ollama_http_span(span, parent):
         return HOP_OLLAMA
     if parent is not None and explicit_hop_kind(parent) == HOP_OLLAMA and "model" in span.attributes:
         return HOP_MODEL
@@ -223,22 +309,38 @@ def _ollama_facts(span: Span, endpoint: ModelEndpoint) -> tuple[tuple[str, str],
     return tuple(facts)
 
 
-def derived_hops(span: Span, children: Sequence[Span] = ()) -> list[DerivedHop]:
-    """The hops below an LLM span that have no span of their own, outermost first.
+def derived_hops(
+    span: Span,
+    children: Sequence[Span] = (),
+    *,
+    parent: Span | None = None,
+    ollama_hosts: frozenset[str] = frozenset(),
+) -> list[DerivedHop]:
+    """The hops below a span that have no span of their own, outermost first.
 
     Each hop is the parent of the next: [Ollama, model] for an Ollama call,
     [model] for another provider whose model is known, [] when `span` is not an
     LLM span, names no model, already has explicit hop children, or is itself an
     explicit hop: tracetui's model span is an LLM span too, and deriving under it
     drew the model twice ("qwen2.5:0.5b (derived)" under the real one).
+    One exception: a real HTTP client span to Ollama under an LLM span (`parent`)
+    is the Ollama hop; the model hop below it is derived from that LLM span.
     """
+    if parent is not None and is_llm_span(parent) and is_ollama_http_span(span, parent):
+        if any(explicit_hop_kind(child, span) == HOP_MODEL for child in children):
+            return []
+        endpoint = model_endpoint(parent, ollama_hosts=ollama_hosts)
+        if not endpoint.model:
+            return []
+        facts = _model_facts(parent, endpoint)
+        return [DerivedHop(HOP_MODEL, endpoint.model, parent, facts, span.start_time_ns, span.end_time_ns)]
     if not is_llm_span(span):
         return []
     if span.attributes.get(ATTR_HOP) in (HOP_OLLAMA, HOP_MODEL):
         return []  # the hop's own span: nothing below it is missing
     if any(explicit_hop_kind(child, span) is not None for child in children):
         return []
-    endpoint = model_endpoint(span)
+    endpoint = model_endpoint(span, ollama_hosts=ollama_hosts)
     hops: list[DerivedHop] = []
     if endpoint.is_ollama:
         title = f"Ollama {endpoint.host}" if endpoint.host else "Ollama"
@@ -280,16 +382,19 @@ def call_path(trace: Trace) -> list[str]:
         ancestors.append(by_id[parent_id].name)
         parent_id = by_id[parent_id].parent_id
     path = [*reversed(ancestors), llm.name]
-    hops = derived_hops(llm, groups.get(llm.span_id, []))
+    ollama_hosts = ollama_hosts_in(trace)
+    hops = derived_hops(llm, groups.get(llm.span_id, []), ollama_hosts=ollama_hosts)
     if hops:
         return path + [hop.title for hop in hops]
-    current = llm
+    current, parent = llm, None
     for _ in range(2):  # follow explicit Ollama -> model children
         nxt = next(
             (c for c in groups.get(current.span_id, []) if explicit_hop_kind(c, current) is not None), None
         )
         if nxt is None:
+            below = derived_hops(current, groups.get(current.span_id, []), parent=parent)
+            path += [hop.title for hop in below]
             break
-        path.append(nxt.name)
-        current = nxt
+        path.append(ollama_title(nxt) if is_http_client_span(nxt) else nxt.name)
+        current, parent = nxt, current
     return path

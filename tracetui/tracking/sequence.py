@@ -32,9 +32,14 @@ from tracetui.tracking.call_path import (
     derived_hops,
     explicit_hop_kind,
     first_chunk_offset_ns,
+    http_call_label,
+    http_status_label,
     is_llm_span,
     model_endpoint,
+    ollama_hosts_in,
+    ollama_title,
 )
+from tracetui.tracking.conventions import is_http_client_span
 from tracetui.tracking.models import STATUS_ERROR, Span, TokenUsage, Trace
 from tracetui.visible import one_line
 
@@ -140,6 +145,7 @@ class _Builder:
         self.participants: list[Participant] = []
         self.index: dict[tuple[str, str], int] = {}
         self.messages: list[Message] = []
+        self.ollama_hosts = ollama_hosts_in(trace)
 
     def participant(self, kind: str, label: str) -> int:
         key = (kind, label)
@@ -206,7 +212,7 @@ class _Builder:
         )
 
     def add_call(self, python: int, llm: Span) -> None:
-        endpoint = model_endpoint(llm)
+        endpoint = model_endpoint(llm, ollama_hosts=self.ollama_hosts)
         model = endpoint.model or "model"
         failed = llm.status_code == STATUS_ERROR
         client_label = "litellm" if _is_litellm(llm) else _clean(llm.name, PARTICIPANT_CHARS)
@@ -217,7 +223,7 @@ class _Builder:
 
         ollama_span = self._explicit_child(llm, HOP_OLLAMA)
         if ollama_span is not None:
-            self._explicit_hops(client, ollama_span)
+            self._explicit_hops(client, ollama_span, llm)
         else:
             self._derived_hops(client, llm)
 
@@ -233,13 +239,19 @@ class _Builder:
         end = llm.end_time_ns if llm.end_time_ns is not None else llm.start_time_ns
         self.add(client, python, RETURN, answer, end, llm.duration_ns, error=failed)
 
-    def _explicit_hops(self, client: int, ollama_span: Span) -> None:
-        ollama = self.participant(KIND_OLLAMA, _clean(ollama_span.name, PARTICIPANT_CHARS))
+    def _explicit_hops(self, client: int, ollama_span: Span, llm: Span) -> None:
+        # A real HTTP client span (OpenTelemetry instrumentation) is named by its method only.
+        http = is_http_client_span(ollama_span)
+        title = ollama_title(ollama_span) if http else ollama_span.name
+        ollama = self.participant(KIND_OLLAMA, _clean(title, PARTICIPANT_CHARS))
         attributes = ollama_span.attributes
         method = attributes.get("http.request.method") or "POST"
         path = attributes.get("ollama.endpoint") or ""
-        self.add(client, ollama, CALL, f"{method} {path}".strip(), ollama_span.start_time_ns, None)
+        call = http_call_label(ollama_span) if http else f"{method} {path}".strip()
+        self.add(client, ollama, CALL, call, ollama_span.start_time_ns, None)
         model_span = self._explicit_child(ollama_span, HOP_MODEL)
+        if model_span is None and http:
+            self._derived_model_below(ollama, ollama_span, llm)
         if model_span is not None:
             model = self.participant(KIND_MODEL, _clean(model_span.name, PARTICIPANT_CHARS))
             prompt_tokens = attributes_int(model_span.attributes, "ollama.prompt_eval_count")
@@ -268,15 +280,25 @@ class _Builder:
         first_line = _ms_attr_ns(ollama_span, "time_to_first_line_ms")
         if first_line is not None and model_span is None:
             self.add(ollama, client, RETURN, "first line", ollama_span.start_time_ns + first_line, first_line)
-        status = attributes.get("http.response.status_code")
-        label = f"HTTP {status}" if isinstance(status, int) else "no response"
+        label = http_status_label(ollama_span)
         end = ollama_span.end_time_ns or ollama_span.start_time_ns
         failed = ollama_span.status_code == STATUS_ERROR
         self.add(ollama, client, RETURN, label, end, ollama_span.duration_ns, error=failed)
 
+    def _derived_model_below(self, ollama: int, http_span: Span, llm: Span) -> None:
+        """The model behind a real HTTP span to Ollama, derived from the LLM span above it."""
+        children = self.groups.get(http_span.span_id, [])
+        for hop in derived_hops(http_span, children, parent=llm, ollama_hosts=self.ollama_hosts):
+            model = self.participant(KIND_MODEL, _clean(hop.title, PARTICIPANT_CHARS))
+            self.add(ollama, model, CALL, "generate", hop.start_time_ns, None, derived=True)
+            failed = llm.status_code == STATUS_ERROR
+            end = hop.end_time_ns or hop.start_time_ns
+            label = "error" if failed else "done"
+            self.add(model, ollama, RETURN, label, end, hop.duration_ns, derived=True, error=failed)
+
     def _derived_hops(self, client: int, llm: Span) -> None:
-        hops = derived_hops(llm, self.groups.get(llm.span_id, []))
-        endpoint = model_endpoint(llm)
+        hops = derived_hops(llm, self.groups.get(llm.span_id, []), ollama_hosts=self.ollama_hosts)
+        endpoint = model_endpoint(llm, ollama_hosts=self.ollama_hosts)
         failed = llm.status_code == STATUS_ERROR
         end = llm.end_time_ns if llm.end_time_ns is not None else llm.start_time_ns
         chain = [client]

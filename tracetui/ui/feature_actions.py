@@ -162,4 +162,7 @@ class FeatureActions(_Base):
 
     def update_stats(self) -> None:
         """Redraw the sparklines from the rows the list holds (call after each applied poll)."""
-        self.stats_bar.show(self.trace_list.infos.values())
+        from tracetui.tracking.summaries import model_of
+
+        infos = self.trace_list.infos
+        self.stats_bar.show(infos.values(), model_of=model_of(self.trace_list.summaries, infos))

@@ -33,6 +33,7 @@ from tracetui.ui.messages import (
     ExperimentOpened,
     FilterRejected,
     ShowTrace,
+    SummariesFetched,
     TraceLoaded,
     TracePending,
     TracesPolled,
@@ -50,7 +51,7 @@ else:
 MAX_RETRY_S = 30.0  # back-off cap after failed polls
 PENDING_RETRY_S = 1.0  # a trace not fully exported yet is fetched again after this
 MISSING_RECHECK_S = 5.0  # an experiment that does not exist yet is looked up again after this
-APP_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "trace"})
+APP_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "trace"})  # "summaries" fails quietly
 
 
 def sentence_for(error: BaseException) -> str:
@@ -269,8 +270,38 @@ class LiveListing(_Base):
         if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
             pane.border_title = title
         self.after_rows_changed(message.changed)
+        self.summarize_rows_on_screen()
         self.deliver_outbox()
         self.arm_poll(self.poll_interval_s)
+
+    # -- names and models of the rows on screen (their spans, fetched once each) --------------
+
+    def summarize_rows_on_screen(self) -> None:
+        if self.client is None:
+            return
+        wanted = self.trace_list.summaries.wanted(self.trace_list.visible_infos())
+        if wanted:
+            self.fetch_summaries(wanted)
+
+    @work(group="summaries", exit_on_error=False)
+    async def fetch_summaries(self, trace_ids: list[str]) -> None:
+        from tracetui.tracking.summaries import fetch_summaries
+
+        try:
+            found = await fetch_summaries(self.client, trace_ids)
+        except Exception:
+            self.trace_list.summaries.forget_fetching(trace_ids)  # asked again on a later poll
+            raise
+        self.post_message(SummariesFetched(found))
+
+    def on_summaries_fetched(self, message: SummariesFetched) -> None:
+        if not self.is_running:
+            return
+        self.trace_list.show_summaries(message.summaries)
+        self.update_stats()  # tokens per second grouped by the models just learnt
+
+    def on_trace_list_scrolled(self, message: Any) -> None:
+        self.summarize_rows_on_screen()
 
     def deliver_outbox(self) -> None:
         """The server answers: send the turns the outbox holds, and show what still waits."""

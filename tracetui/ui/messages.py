@@ -109,3 +109,11 @@ class ExperimentSummary:
     experiment: Experiment
     trace_count: int | None  # None when counting failed
     count_is_lower_bound: bool = False  # True when counting stopped at a cap ("500+")
+
+
+class SummariesFetched(Message):
+    """Names and models read from the spans of rows on screen (trace id -> summary, None: not yet)."""
+
+    def __init__(self, summaries: dict[str, Any]) -> None:
+        super().__init__()
+        self.summaries = summaries

@@ -10,7 +10,7 @@ copes with megabytes because it only renders the lines on screen.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
 from tracetui.tracking.call_path import DerivedHop
+from tracetui.tracking.conversation import span_conversation
 from tracetui.tracking.models import STATUS_ERROR, STATUS_OK, Span, Trace
 from tracetui.ui.safe_text import safe, safe_content_line, safe_line, truncate
 from tracetui.ui.widgets.span_tree import format_duration
@@ -46,34 +47,6 @@ def pretty_json(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):  # circular or absurdly deep: still show something
         return repr(value)
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence) and all(isinstance(p, Mapping) and "text" in p for p in content):
-        return "\n".join(str(part["text"]) for part in content)  # OpenAI content parts
-    return pretty_json(content)
-
-
-def as_conversation(value: Any) -> list[tuple[str, str]] | None:
-    """(role, content) pairs when `value` is chat messages, else None.
-
-    Accepts a list of {role, content}, {"messages": [...]}, and an OpenAI-style
-    completion ({"choices": [{"message": {...}}]}).
-    """
-    if isinstance(value, Mapping):
-        if isinstance(value.get("messages"), list):
-            value = value["messages"]
-        elif isinstance(value.get("choices"), list):
-            value = [c.get("message") for c in value["choices"] if isinstance(c, Mapping)]
-        else:
-            return None
-    if not isinstance(value, list) or not value:
-        return None
-    if not all(isinstance(m, Mapping) and isinstance(m.get("role"), str) for m in value):
-        return None
-    return [(m["role"], _content_text(m.get("content") or "")) for m in value]
 
 
 def _utc(ns: int) -> str:
@@ -248,11 +221,10 @@ class SpanDetail(VerticalScroll, can_focus=True):
             text.append_text(safe_line(value, ATTRIBUTE_PREVIEW_CHARS))
         return Static(text, classes="value")
 
-    def _io_widgets(self, title: str, value: Any) -> list[Static]:
+    def _io_widgets(self, title: str, value: Any, conversation: list[tuple[str, str]] | None) -> list[Static]:
         widgets = [self._title(title)]
-        if value is None:
+        if value is None and conversation is None:
             return [*widgets, Static(Text("(none)", style="dim"), classes="value")]
-        conversation = as_conversation(value)
         if conversation is None:
             return widgets + self._value(title, pretty_json(value))
         plain = "\n".join(f"{role}: {content}" for role, content in conversation)
@@ -310,8 +282,8 @@ class SpanDetail(VerticalScroll, can_focus=True):
                     ]
                 ),
             ]
-        widgets += self._io_widgets("Inputs", span.inputs)
-        widgets += self._io_widgets("Outputs", span.outputs)
+        widgets += self._io_widgets("Inputs", span.inputs, span_conversation(span, "inputs"))
+        widgets += self._io_widgets("Outputs", span.outputs, span_conversation(span, "outputs"))
         widgets += self._attribute_widgets(span)
         widgets += self._event_widgets(span)
         return widgets

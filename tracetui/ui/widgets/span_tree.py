@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets._tree import TOGGLE_STYLE, TreeNode
 
-from tracetui.tracking.call_path import HOP_OLLAMA, DerivedHop, derived_hops
+from tracetui.tracking.call_path import HOP_OLLAMA, DerivedHop, derived_hops, ollama_hosts_in
 from tracetui.tracking.models import STATUS_ERROR, Span, Trace
 from tracetui.ui.safe_text import safe_line
 
@@ -128,6 +128,8 @@ class SpanTree(Tree[SpanNodeData]):
         self.guide_depth = 3  # deep traces stay readable a little longer
         self.trace: Trace | None = None
         self._groups: dict[str | None, list[Span]] = {}
+        self._by_id: dict[str, Span] = {}
+        self._ollama_hosts: frozenset[str] = frozenset()
         self._trace_start_ns = 0
         self._trace_span_ns = 1
 
@@ -139,6 +141,8 @@ class SpanTree(Tree[SpanNodeData]):
         self.cursor_line = -1
         self.trace = trace
         self._groups = trace.children_by_parent()
+        self._by_id = {span.span_id: span for span in trace.spans}
+        self._ollama_hosts = ollama_hosts_in(trace)
         starts = [span.start_time_ns for span in trace.spans]
         ends = [span.end_time_ns or span.start_time_ns for span in trace.spans]
         self._trace_start_ns = min(starts, default=0)
@@ -159,6 +163,7 @@ class SpanTree(Tree[SpanNodeData]):
         self.cursor_line = -1
         self.trace = None
         self._groups = {}
+        self._by_id = {}
 
     @property
     def node_count(self) -> int:
@@ -170,11 +175,18 @@ class SpanTree(Tree[SpanNodeData]):
     def _children_of(self, item: TreeItem) -> list[TreeItem]:
         """The child items of a span or hop: derived hops first (the call itself), then child spans."""
         if isinstance(item, DerivedHop):
-            hops = derived_hops(item.source_span, self._groups.get(item.source_span.span_id, []))
+            source = item.source_span
+            hops = derived_hops(source, self._groups.get(source.span_id, []), ollama_hosts=self._ollama_hosts)
             below = [hop for before, hop in zip(hops, hops[1:], strict=False) if before.kind == item.kind]
             return list(below)
         spans: list[TreeItem] = list(self._groups.get(item.span_id, []))
-        hops = derived_hops(item, self._groups.get(item.span_id, []))  # type: ignore[arg-type]
+        parent = self._by_id.get(item.parent_id) if item.parent_id else None  # type: ignore[union-attr]
+        hops = derived_hops(
+            item,  # type: ignore[arg-type]
+            self._groups.get(item.span_id, []),  # type: ignore[union-attr]
+            parent=parent,
+            ollama_hosts=self._ollama_hosts,
+        )
         return [hops[0], *spans] if hops else spans
 
     def _add_children(self, node: TreeNode[SpanNodeData]) -> int:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TraceInfo
+from tracetui.tracking.summaries import SummaryCache, TraceSummary, list_name, model_label
 from tracetui.ui.screens.feedback import feedback_mark
 from tracetui.visible import one_line
 
@@ -29,7 +30,8 @@ NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", " ", 1),
     ("time", "time", 8),
-    ("name", "name", 20),
+    ("name", "name", 18),
+    ("model", "model", 12),  # read from the spans of the rows on screen (tracking/summaries.py)
     ("state", "state", 9),
     ("fb", "fb", 2),  # 👍 / 👎: the feedback vote in force (the `+` key)
     ("duration", "duration", 8),
@@ -89,12 +91,15 @@ def state_cell(state: str) -> Text:
     return Text(f"? {one_line(state, 8)}", style="dim", end="")
 
 
-def row_cells(info: TraceInfo, tz: tzinfo | None, now: datetime) -> dict[str, Text]:
+def row_cells(
+    info: TraceInfo, tz: tzinfo | None, now: datetime, summary: TraceSummary | None = None
+) -> dict[str, Text]:
     """The cells of one row by column key; `mark` is left empty (new rows set it)."""
     return {
         "mark": Text("", end=""),
         "time": TimeCell(format_time(info.request_time_ms, tz, now), info.request_time_ms, info.trace_id),
-        "name": Text(one_line((info.name or info.trace_id)[:400], 40), no_wrap=True, end=""),
+        "name": Text(one_line(list_name(info, summary)[:400], 40), no_wrap=True, end=""),
+        "model": Text(one_line(model_label(summary)[:400], 40), no_wrap=True, end=""),
         "state": state_cell(info.state),
         "fb": feedback_mark(info),
         "duration": Text(format_duration(info.execution_duration_ms), justify="right", end=""),
@@ -114,6 +119,9 @@ class TraceList(DataTable):
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
 
+    class Scrolled(Message):
+        """Other rows came on screen: their names and models may need fetching."""
+
     class MovedByUser(Message):
         """The person moved the cursor (keys or mouse); follow mode turns off when it leaves the top."""
 
@@ -132,6 +140,7 @@ class TraceList(DataTable):
         self.tz = tz
         self.clock = clock or (lambda: datetime.now(tz=self.tz))
         self.infos: dict[str, TraceInfo] = {}
+        self.summaries = SummaryCache()
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -170,7 +179,18 @@ class TraceList(DataTable):
         await super()._on_click(event)
         self._moved_by_user()
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.Scrolled())
+
     # -- queries -----------------------------------------------------------------------------
+
+    def visible_infos(self) -> list[TraceInfo]:
+        """The trace infos of the rows on screen (and a screenful after, read ahead)."""
+        first = int(self.scroll_y)
+        rows = self.ordered_rows[first : first + 2 * max(1, self.size.height)]
+        return [self.infos[row.key.value] for row in rows if row.key.value in self.infos]
 
     @property
     def highlighted_trace_id(self) -> str | None:
@@ -218,7 +238,7 @@ class TraceList(DataTable):
                 self._update_row(info, now)
         for info in fresh:
             self.infos[info.trace_id] = info
-            cells = row_cells(info, self.tz, now)
+            cells = row_cells(info, self.tz, now, self.summaries.get(info.trace_id))
             if not replace:
                 cells["mark"] = Text("•", style="bold", end="")
             self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=info.trace_id, height=1)
@@ -235,10 +255,25 @@ class TraceList(DataTable):
 
     def _update_row(self, info: TraceInfo, now: datetime) -> None:
         self.infos[info.trace_id] = info
-        for key, cell in row_cells(info, self.tz, now).items():
+        for key, cell in row_cells(info, self.tz, now, self.summaries.get(info.trace_id)).items():
             if key == "mark":
                 continue
             self.update_cell(info.trace_id, key, cell)
+
+    def show_summaries(self, summaries: dict[str, TraceSummary | None]) -> None:
+        """Fetched names and models: keep them, and redraw the name and model cells of those rows."""
+        self.summaries.put(summaries)
+        for trace_id in summaries:
+            info = self.infos.get(trace_id)
+            summary = self.summaries.get(trace_id)
+            if info is None or summary is None:
+                continue
+            cells = row_cells(info, self.tz, self.clock(), summary)
+            for key in ("name", "model"):
+                try:
+                    self.update_cell(trace_id, key, cells[key])
+                except (RowDoesNotExist, KeyError):
+                    pass
 
     def _unmark(self, trace_ids: Iterable[str]) -> None:
         for trace_id in trace_ids:
