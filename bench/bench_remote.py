@@ -81,7 +81,7 @@ async def stall_while_silent(url: str, experiment: str, silent_s: float) -> tupl
         app = make_app(settings, experiment, None, None, None, Backend(base_url=proxy.url))
         async with app.run_test(size=(80, 24)) as pilot:
             deadline = time.monotonic() + 120
-            while app.trace_list.row_count == 0 and time.monotonic() < deadline:
+            while app.viewer.trace_list.row_count == 0 and time.monotonic() < deadline:
                 await pilot.pause(0.1)
             await pilot.pause(3)
             healthy_ms = await _lag_while(app, silent_s)
@@ -100,7 +100,7 @@ async def recovery(server: LocalMlflowServer, experiment: str) -> tuple[float, f
     settings = TrackingSettings(tracking_uri=server.url)
     app = make_app(settings, experiment, None, None, None, Backend(base_url=server.url))
     async with app.run_test(size=(80, 24)) as pilot:
-        while app.trace_list.row_count == 0:
+        while app.viewer.trace_list.row_count == 0:
             await pilot.pause(0.1)
         down_at = time.monotonic()
         await asyncio.to_thread(kill_server, server)

@@ -115,7 +115,7 @@ async def bench_latency(url: str, traces: int) -> None:
     call_started: dict[str, float] = {}  # ... and began (the trace is searchable somewhere between)
     shown_at: dict[str, float] = {}
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_until(pilot, lambda: app.trace_list.row_count == 1, "the first row")
+        await wait_until(pilot, lambda: app.viewer.trace_list.row_count == 1, "the first row")
 
         def log_all() -> None:
             for n in range(traces):
@@ -128,7 +128,7 @@ async def bench_latency(url: str, traces: int) -> None:
         logger = threading.Thread(target=log_all, daemon=True)
         logger.start()
         while logger.is_alive() or len(shown_at) < traces:
-            listed = [t for t in list(logged_at) if t not in shown_at and t in app.trace_list.infos]
+            listed = [t for t in list(logged_at) if t not in shown_at and t in app.viewer.trace_list.infos]
             if listed:
                 await pilot.pause()  # the refresh after the rows were added
                 now = time.perf_counter()
@@ -183,11 +183,13 @@ async def open_large_once(url: str, trace_id: str) -> float:
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_until(
-                pilot, lambda: app.experiment is not None and app.status.last_poll is not None, "the app"
+                pilot,
+                lambda: app.viewer.experiment is not None and app.status.last_poll is not None,
+                "the app",
             )
-            tree = app.span_tree
+            tree = app.viewer.span_tree
             started = time.perf_counter()
-            app.open_trace(trace_id)
+            app.viewer.spans.open(trace_id)
             # Plain sleeps, not `pilot.pause(0.005)`: that processes every widget's queue and
             # renders the screen 200 times a second, which cost this process ~0.8 s of CPU per
             # open, taken from the server building the trace and from the app's own decode.
@@ -236,14 +238,18 @@ async def bench_idle_cpu(url: str, idle_s: float) -> None:
     log_many_traces(experiment, 20, name="idle")
     app = new_app(url, experiment)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_until(pilot, lambda: app.trace_list.row_count == 20 and app.shown_trace_id, "the list")
+        await wait_until(
+            pilot,
+            lambda: app.viewer.trace_list.row_count == 20 and app.viewer.spans.shown_trace_id,
+            "the list",
+        )
         await pilot.pause(2.0)  # the tree and detail settle
-        polls_before = app.live._polls
+        polls_before = app.viewer.live._polls
         cpu_before, wall_before = time.process_time(), time.perf_counter()
         await asyncio.sleep(idle_s)
         cpu = time.process_time() - cpu_before
         wall = time.perf_counter() - wall_before
-        polls = app.live._polls - polls_before
+        polls = app.viewer.live._polls - polls_before
     share = cpu / wall
     print(
         f"(c) idle polling at {POLL_INTERVAL_S:g}s for {wall:.0f}s: {polls} polls, CPU {cpu * 1000:.0f} ms = "

@@ -93,7 +93,7 @@ async def ask(pilot: Any, prompt: str) -> None:
             raise SystemExit("the chat answer did not finish in time")
         await pilot.pause(0.1)
     trace_id = app.chat_pane.answers[-1].result.trace_id
-    while trace_id is not None and app.shown_trace_id != trace_id:  # follow mode shows the turn
+    while trace_id is not None and app.viewer.spans.shown_trace_id != trace_id:  # follow mode shows the turn
         if time.monotonic() > deadline:
             raise SystemExit("the chat turn's trace was not shown in time")
         await pilot.pause(0.1)
@@ -110,7 +110,7 @@ async def shoot(
     app = make_app(settings, EXPERIMENT, None, CHAT_MODEL, ollama_url, Backend(url))
     async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + 120
-        while app.shown_trace_id is None or app.query_one("#span-detail").item is None:
+        while app.viewer.spans.shown_trace_id is None or app.query_one("#span-detail").item is None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{name}: the app did not show a trace in time")
             await pilot.pause(0.1)

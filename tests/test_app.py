@@ -54,7 +54,7 @@ async def leave_prompt(pilot: Any) -> None:
     """The chat prompt has focus at start (at 160x48); Esc leaves it for the trace list's keys."""
     app = pilot.app
     await pilot.press("escape")
-    await wait_for(pilot, lambda: app.focused is app.trace_list, "Esc to move focus to the trace list")
+    await wait_for(pilot, lambda: app.focused is app.viewer.trace_list, "Esc to move focus to the trace list")
 
 
 def tree_trace_id(app: TraceTuiApp) -> str | None:
@@ -75,10 +75,12 @@ async def test_logged_trace_appears_and_follow_shows_it(trace_server: str, exper
         await wait_for(pilot, lambda: tree_trace_id(app) == first, "the first trace's tree")
         await wait_for(pilot, lambda: detail_span_name(app) == "chat_turn", "the root span's details")
         second = log_nested_trace(experiment_name, prompt="second")
-        await wait_for(pilot, lambda: second in app.trace_list.infos, "the trace logged during the test")
-        assert app.trace_list.newest_trace_id == second  # newest first
+        await wait_for(
+            pilot, lambda: second in app.viewer.trace_list.infos, "the trace logged during the test"
+        )
+        assert app.viewer.trace_list.newest_trace_id == second  # newest first
         await wait_for(pilot, lambda: tree_trace_id(app) == second, "follow mode to show the new trace")
-        assert app.trace_list.highlighted_trace_id == second
+        assert app.viewer.trace_list.highlighted_trace_id == second
         assert "connected" in app.status.render().plain
 
 
@@ -93,13 +95,13 @@ async def test_moving_off_the_newest_turns_follow_off_and_opens_that_trace(
         await leave_prompt(pilot)
         await pilot.press("j")
         await wait_for(pilot, lambda: tree_trace_id(app) == older, "the selected trace's tree")
-        assert app.follow is False
+        assert app.viewer.follow is False
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.focused is app.query_one(SpanTree), "Enter to focus the tree")
         # New traces no longer move the selection away from the one being read.
         newest = log_nested_trace(experiment_name, prompt="newest")
-        await wait_for(pilot, lambda: newest in app.trace_list.infos, "the next trace")
-        assert app.trace_list.highlighted_trace_id == older
+        await wait_for(pilot, lambda: newest in app.viewer.trace_list.infos, "the next trace")
+        assert app.viewer.trace_list.highlighted_trace_id == older
         assert tree_trace_id(app) == older
         await pilot.press("f")  # follow on again: jumps to the newest
         await wait_for(pilot, lambda: tree_trace_id(app) == newest, "follow to show the newest")
@@ -112,23 +114,23 @@ async def test_filter_narrows_the_list_and_an_invalid_one_is_explained(
     beta = log_many_traces(experiment_name, 2, name="beta")
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: len(app.trace_list.infos) == 4, "four rows")
+        await wait_for(pilot, lambda: len(app.viewer.trace_list.infos) == 4, "four rows")
         await leave_prompt(pilot)
         await pilot.press("slash")
         await pilot.press(*"trace.name = 'alpha'", "enter")
-        await wait_for(pilot, lambda: set(app.trace_list.infos) == set(alpha), "only the alpha traces")
-        assert app.filter_string == "trace.name = 'alpha'"
+        await wait_for(pilot, lambda: set(app.viewer.trace_list.infos) == set(alpha), "only the alpha traces")
+        assert app.viewer.filter_string == "trace.name = 'alpha'"
 
         await pilot.press("slash", "ctrl+a", "ctrl+k")
         await pilot.press(*"this is not a filter", "enter")
         await wait_for(pilot, lambda: app.status.sentence_is_error, "a sentence about the filter")
         sentence = app.status.sentence
         assert "filter" in sentence.lower() and "Traceback" not in sentence
-        assert set(app.trace_list.infos) == set(alpha)  # the list is kept
-        assert app.filter_string == "trace.name = 'alpha'"
+        assert set(app.viewer.trace_list.infos) == set(alpha)  # the list is kept
+        assert app.viewer.filter_string == "trace.name = 'alpha'"
 
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")  # empty clears the filter
-        await wait_for(pilot, lambda: set(app.trace_list.infos) == set(alpha + beta), "all four again")
+        await wait_for(pilot, lambda: set(app.viewer.trace_list.infos) == set(alpha + beta), "all four again")
 
 
 async def test_experiment_switcher_lists_counts_and_opens_another(
@@ -139,7 +141,7 @@ async def test_experiment_switcher_lists_counts_and_opens_another(
     mine = log_nested_trace(experiment_name)
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: mine in app.trace_list.infos, "this experiment's trace")
+        await wait_for(pilot, lambda: mine in app.viewer.trace_list.infos, "this experiment's trace")
         await leave_prompt(pilot)
         await pilot.press("e")
         from textual.widgets import OptionList
@@ -157,30 +159,32 @@ async def test_experiment_switcher_lists_counts_and_opens_another(
         await wait_for(pilot, lambda: options.highlighted == index and options.has_focus, "the highlight")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ExperimentSwitcher), "the switcher to close")
-        await wait_for(pilot, lambda: getattr(app.experiment, "name", None) == other, "the switch")
-        await wait_for(pilot, lambda: set(app.trace_list.infos) == set(other_ids), "the other experiment")
-        assert app.experiment is not None and app.experiment.name == other
-        assert mine not in app.trace_list.infos
+        await wait_for(pilot, lambda: getattr(app.viewer.experiment, "name", None) == other, "the switch")
+        await wait_for(
+            pilot, lambda: set(app.viewer.trace_list.infos) == set(other_ids), "the other experiment"
+        )
+        assert app.viewer.experiment is not None and app.viewer.experiment.name == other
+        assert mine not in app.viewer.trace_list.infos
 
 
 async def test_pause_stops_polling_and_resume_catches_up(trace_server: str, experiment_name: str) -> None:
     log_nested_trace(experiment_name)
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the first row")
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 1, "the first row")
         await leave_prompt(pilot)
         await pilot.press("p")
         await wait_for(pilot, lambda: not app.workers or all(w.group != "poll" for w in app.workers), "idle")
-        polls_when_paused = app.live._polls
+        polls_when_paused = app.viewer.live._polls
         later = log_nested_trace(experiment_name, prompt="while paused")
         # Many poll intervals (0.2 s) go by: no poll may run, the row must not appear.
         for _ in range(20):
             await pilot.pause(0.1)
-        assert app.live._polls == polls_when_paused
-        assert later not in app.trace_list.infos
+        assert app.viewer.live._polls == polls_when_paused
+        assert later not in app.viewer.trace_list.infos
         assert "paused" in app.status.render().plain
         await pilot.press("p")
-        await wait_for(pilot, lambda: later in app.trace_list.infos, "the row after resuming")
+        await wait_for(pilot, lambda: later in app.viewer.trace_list.infos, "the row after resuming")
 
 
 async def test_trace_flag_opens_that_trace_in_its_experiment(trace_server: str, experiment_name: str) -> None:
@@ -189,10 +193,12 @@ async def test_trace_flag_opens_that_trace_in_its_experiment(trace_server: str, 
     app = app_for(trace_server, None, wanted)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: tree_trace_id(app) == wanted, "the --trace tree")
-        assert app.experiment is not None and app.experiment.name == experiment_name
-        await wait_for(pilot, lambda: app.trace_list.highlighted_trace_id == wanted, "its row selected")
+        assert app.viewer.experiment is not None and app.viewer.experiment.name == experiment_name
+        await wait_for(
+            pilot, lambda: app.viewer.trace_list.highlighted_trace_id == wanted, "its row selected"
+        )
         await wait_for(pilot, lambda: detail_span_name(app) is not None, "the root span's details")
-        assert app.follow is False
+        assert app.viewer.follow is False
 
 
 async def test_without_an_experiment_the_one_with_the_newest_trace_opens(
@@ -201,8 +207,8 @@ async def test_without_an_experiment_the_one_with_the_newest_trace_opens(
     newest = log_nested_trace(experiment_name)
     app = app_for(trace_server)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.experiment is not None, "an experiment")
-        assert app.experiment.name == experiment_name
+        await wait_for(pilot, lambda: app.viewer.experiment is not None, "an experiment")
+        assert app.viewer.experiment.name == experiment_name
         await wait_for(pilot, lambda: tree_trace_id(app) == newest, "its newest trace")
 
 
@@ -272,8 +278,8 @@ async def test_no_color_is_respected_and_states_still_read(
     app = app_for(trace_server, experiment_name)
     assert app.no_color  # Textual reads NO_COLOR and renders in monochrome
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the row")
-        row = app.trace_list.get_row_at(0)
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 1, "the row")
+        row = app.viewer.trace_list.get_row_at(0)
         assert any(getattr(cell, "plain", "") == "✗ ERROR" for cell in row)  # a symbol, not only red
 
 
@@ -289,9 +295,9 @@ async def test_without_a_server_a_local_one_starts_after_the_first_frame(
                 pilot, lambda: "Starting a local MLflow server over" in app.status.sentence, "the hint"
             )
             assert "mlflow.db" in app.status.sentence
-            await wait_for(pilot, lambda: app.experiment is not None, "the default experiment", 120)
-            assert app.experiment.experiment_id == "0"
+            await wait_for(pilot, lambda: app.viewer.experiment is not None, "the default experiment", 120)
+            assert app.viewer.experiment.experiment_id == "0"
             assert "local MLflow" in app.status.server
     finally:
-        if app.backend is not None:
-            app.backend.close()
+        if app.viewer.backend is not None:
+            app.viewer.backend.close()

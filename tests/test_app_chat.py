@@ -56,11 +56,11 @@ async def test_the_prompt_has_focus_and_letters_are_typed_not_commands(
     app = chat_app(trace_server, experiment_name, fake_ollama.url)
     async with app.run_test(size=(160, 48)) as pilot:
         assert isinstance(app.focused, PromptInput)
-        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the row")
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 1, "the row")
         await pilot.press("q", "e", "f", "p", "z", "c", "question_mark", "slash")
         assert app.chat_pane.input.value == "qefpzc?/"
         assert app.is_running and app.screen is app.screen_stack[0]  # no help, no switcher
-        assert app.follow and not app.paused and app.screen.maximized is None and app.chat_shown
+        assert app.viewer.follow and not app.viewer.paused and app.screen.maximized is None and app.chat_shown
 
 
 async def test_a_turn_is_traced_into_the_watched_experiment_listed_at_once_and_ctrl_t_opens_it(
@@ -71,22 +71,22 @@ async def test_a_turn_is_traced_into_the_watched_experiment_listed_at_once_and_c
     # Polling every hour: the turn's trace can only appear through the poll its end triggers.
     app = chat_app(trace_server, experiment_name, fake_ollama.url, poll_interval_s=3600)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: older in app.trace_list.infos, "the list")
+        await wait_for(pilot, lambda: older in app.viewer.trace_list.infos, "the list")
         answer = await ask(pilot, "What is Qwen 2.5?")
         assert answer.result.ok, answer.result
         trace_id = answer.result.trace_id
         assert trace_id is not None, answer.result.not_traced_reason
         assert fake_ollama.chat_requests()[-1]["model"] == "qwen2.5:0.5b"  # --model reached the session
-        await wait_for(pilot, lambda: trace_id in app.trace_list.infos, "the turn's trace in the list")
-        assert app.trace_list.infos[trace_id].experiment_id == app.experiment.experiment_id
-        app.follow = app.status.follow = False  # so only ctrl+t can bring the turn's trace back
+        await wait_for(pilot, lambda: trace_id in app.viewer.trace_list.infos, "the turn's trace in the list")
+        assert app.viewer.trace_list.infos[trace_id].experiment_id == app.viewer.experiment.experiment_id
+        app.viewer.follow = app.status.follow = False  # so only ctrl+t can bring the turn's trace back
         await pilot.press("escape", "k", "j")  # leave the prompt, move to the older row
         await wait_for(pilot, lambda: tree_trace_id(app) == older, "the older trace")
         app.chat_pane.input.focus()
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: tree_trace_id(app) == trace_id, "ctrl+t to open the turn's trace")
-        assert app.trace_list.highlighted_trace_id == trace_id
-        names = {span.name for span in app.span_tree.trace.spans}
+        assert app.viewer.trace_list.highlighted_trace_id == trace_id
+        names = {span.name for span in app.viewer.span_tree.trace.spans}
         assert "chat_turn" in names and "litellm-acompletion" in names
 
 
@@ -116,17 +116,17 @@ async def test_at_80x24_the_chat_starts_hidden_and_c_shows_it(
     log_nested_trace(experiment_name)
     app = chat_app(trace_server, experiment_name, fake_ollama.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the row")
-        assert not app.chat_pane.display and app.focused is app.trace_list
-        assert app.trace_list.region.height >= 8  # room for rows, not a sliver
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 1, "the row")
+        assert not app.chat_pane.display and app.focused is app.viewer.trace_list
+        assert app.viewer.trace_list.region.height >= 8  # room for rows, not a sliver
         await pilot.press("c")  # the chat takes the viewer's place, full width
         await pilot.pause()
         assert app.chat_pane.display and isinstance(app.focused, PromptInput)
-        assert app.chat_pane.region.width == 80 and not app.trace_list.region
+        assert app.chat_pane.region.width == 80 and not app.viewer.trace_list.region
         await pilot.press("escape")  # and Esc gives the viewer back
         await pilot.pause()
-        assert not app.chat_pane.display and app.focused is app.trace_list
-        assert app.trace_list.region.width > 0
+        assert not app.chat_pane.display and app.focused is app.viewer.trace_list
+        assert app.viewer.trace_list.region.width > 0
 
 
 async def test_the_palette_offers_the_chat_commands(trace_server: str, fake_ollama: FakeOllama) -> None:

@@ -38,25 +38,28 @@ async def test_sequence_feedback_and_copy_keys_in_the_app(
     trace_id = log_nested_trace(experiment_name, prompt="vote on me")
     app = app_for(trace_server, experiment_name)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.shown_trace_id == trace_id, "the logged trace's tree")
+        await wait_for(pilot, lambda: app.viewer.spans.shown_trace_id == trace_id, "the logged trace's tree")
         await leave_prompt(pilot)
 
         await pilot.press("s")
         switcher = app.query_one("#tree-switcher", ContentSwitcher)
         assert switcher.current == "sequence"
-        assert app.sequence_view.trace is not None and app.sequence_view.trace.info.trace_id == trace_id
+        assert (
+            app.viewer.spans.sequence_view.trace is not None
+            and app.viewer.spans.sequence_view.trace.info.trace_id == trace_id
+        )
         assert app.query_one("#tree-pane").border_title == "Sequence"
         await pilot.press("s")  # and back to the tree, its span count with it
         assert switcher.current == "span-tree"
-        assert app.query_one("#tree-pane").border_title == f"Spans — {len(app.span_tree.trace.spans)}"
-        assert len(app.span_tree.trace.spans) > 1
+        assert app.query_one("#tree-pane").border_title == f"Spans — {len(app.viewer.span_tree.trace.spans)}"
+        assert len(app.viewer.span_tree.trace.spans) > 1
 
         await pilot.press("plus")
         await wait_for(pilot, lambda: isinstance(app.screen, FeedbackScreen), "the feedback screen")
         await pilot.press("plus", "enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, FeedbackScreen), "the vote to be stored")
         await wait_for(
-            pilot, lambda: str(app.trace_list.get_cell(trace_id, "fb")) == "👍", "the list's fb column"
+            pilot, lambda: str(app.viewer.trace_list.get_cell(trace_id, "fb")) == "👍", "the list's fb column"
         )
 
         await pilot.press("y")
@@ -86,7 +89,9 @@ async def test_turns_left_in_the_outbox_are_delivered_when_the_experiment_opens(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(
             pilot,
-            lambda: any("left behind" in info.request_preview for info in app.trace_list.infos.values()),
+            lambda: any(
+                "left behind" in info.request_preview for info in app.viewer.trace_list.infos.values()
+            ),
             "the outbox's turn to be traced and listed",
         )
         assert outbox.pending_count() == 0
@@ -115,20 +120,26 @@ async def test_idle_polls_write_nothing_to_the_terminal(trace_server: str, exper
         clock=clock,  # a later second of the same minute must not repaint
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.shown_trace_id is not None, "the trace's tree")
+        await wait_for(pilot, lambda: app.viewer.spans.shown_trace_id is not None, "the trace's tree")
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         polls = []
         written: list[str] = []
-        original_apply = app.trace_list.apply
+        original_apply = app.viewer.trace_list.apply
 
         def counting_apply(*args, **kwargs):  # type: ignore[no-untyped-def]
             polls.append(1)
             return original_apply(*args, **kwargs)
 
-        app.trace_list.apply = counting_apply  # type: ignore[method-assign]
+        app.viewer.trace_list.apply = counting_apply  # type: ignore[method-assign]
         # Headless, nothing reaches the driver: count the widgets' repaint requests instead.
-        for widget in (app.status, app.trace_list, app.span_tree, app.sequence_view, app.span_detail):
+        for widget in (
+            app.status,
+            app.viewer.trace_list,
+            app.viewer.span_tree,
+            app.viewer.spans.sequence_view,
+            app.viewer.spans.span_detail,
+        ):
             original = widget.refresh
 
             def recording(*args, _widget=widget, _original=original, **kwargs):  # type: ignore[no-untyped-def]

@@ -178,9 +178,11 @@ async def settled(pilot: Any) -> None:
     deadline = time.monotonic() + 30
     finished = [info.trace_id for info in INFOS if info.state != STATE_IN_PROGRESS]
     while (
-        app.shown_trace_id is None
+        app.viewer.spans.shown_trace_id is None
         or app.query_one("#span-detail").item is None
-        or any(app.trace_list.summaries.get(trace_id) is None for trace_id in finished)  # names, models
+        or any(
+            app.viewer.trace_list.summaries.get(trace_id) is None for trace_id in finished
+        )  # names, models
     ):
         assert time.monotonic() < deadline, "the app did not settle"
         await pilot.pause(0.05)

@@ -22,7 +22,7 @@ from feature_fixtures import HOSTILE, MS, T0, chat_turn_trace
 from rich.text import Text
 from test_span_widgets import screen_text
 from textual.app import App, ComposeResult
-from textual.containers import Vertical
+from textual.binding import Binding
 from textual.widgets import ContentSwitcher, DataTable, Input, Sparkline, Static
 from trace_factory import log_nested_trace, use_server
 
@@ -30,24 +30,27 @@ from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
 from tracetui.tracking.client import TrackingClient
-from tracetui.tracking.feedback import current_feedback, get_trace_info, thumbs
-from tracetui.tracking.models import Experiment, TokenUsage, TraceInfo
+from tracetui.tracking.connection import Backend
+from tracetui.tracking.feedback import current_feedback, get_trace_info, thumbs, with_assessment
+from tracetui.tracking.models import TokenUsage, TraceInfo
 from tracetui.tracking.sequence import build_sequence, to_mermaid
 from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import Turn
 from tracetui.tracking.web_url import trace_web_url
 from tracetui.ui import clipboard
 from tracetui.ui.export_actions import export_session_markdown, export_trace_json, safe_file_name
-from tracetui.ui.feature_actions import FEATURE_BINDINGS, FeatureActions
-from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent, feedback_mark, with_assessment
+from tracetui.ui.messages import Say
+from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent
 from tracetui.ui.screens.sessions import SessionsScreen
 from tracetui.ui.screens.web_link import WebLinkScreen, browser_can_open
 from tracetui.ui.session_resume import load_session_into_chat
+from tracetui.ui.viewer import trace_keys
+from tracetui.ui.viewer.trace_viewer import TraceViewer
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
 from tracetui.ui.widgets.sequence_view import SequenceView
 from tracetui.ui.widgets.stats_bar import StatsBar
-from tracetui.ui.widgets.trace_list import TraceList
+from tracetui.ui.widgets.trace_list import feedback_mark
 
 HOSTILE_SESSION = "[red]s'\"\x1b]0;t\x07"
 
@@ -497,53 +500,59 @@ def test_feedback_mark_reads_the_vote_in_force() -> None:
     assert feedback_mark(info(0, 1, 1)) == Text("", end="")
 
 
-# --- the app mixin, in a host with the app's parts ------------------------------------------
+# --- the trace viewer alone, in a host app: the pane owns its state --------------------------
 
 
-class FeatureHost(FeatureActions, App[None]):
-    """The parts of TraceTuiApp that FeatureActions uses, wired as the app should wire them."""
+class ViewerHost(App[None]):
+    """Only the trace viewer, with two trace keys wired as the app wires them."""
 
-    BINDINGS = FEATURE_BINDINGS
+    BINDINGS = [Binding("plus", "feedback"), Binding("y", "copy_trace_id")]
 
-    def __init__(self, client: TrackingClient, experiment: Experiment, infos: list[TraceInfo]) -> None:
+    def __init__(self, url: str, experiment: str) -> None:
         super().__init__()
-        self.client, self.experiment, self.infos, self.tz = client, experiment, infos, None
-        self.chat_shown = True
+        self.viewer = TraceViewer(
+            TrackingSettings(tracking_uri=url, timeout_s=60), experiment, backend=Backend(base_url=url)
+        )
+        self.said: list[str] = []
 
     def compose(self) -> ComposeResult:
-        self.chat_pane = ChatPane(ChatSession(tracer=None))
-        self.trace_list = TraceList(id="traces")
-        self.stats_bar = StatsBar()
-        self.sequence_view = SequenceView()
-        yield self.chat_pane
-        yield self.trace_list
-        yield self.stats_bar
-        with Vertical(id="tree-pane"), ContentSwitcher(id="tree-switcher", initial="span-tree"):
-            yield Static("tree", id="span-tree")
-            yield self.sequence_view
+        yield self.viewer
 
-    def on_mount(self) -> None:
-        self.trace_list.apply(self.infos, [], replace=True)
-        self.update_stats()
-        self.trace_list.focus()
+    def on_say(self, message: Say) -> None:
+        self.said.append(message.sentence)
+
+    def action_feedback(self) -> None:
+        trace_keys.give_feedback(self.viewer, self.viewer.highlighted_trace_id)
+
+    def action_copy_trace_id(self) -> None:
+        trace_keys.copy_trace_id(self.viewer, self.viewer.highlighted_trace_id)
 
 
-async def test_feature_keys_in_a_host_app(mlflow_server, tracking_settings, no_local_clipboard) -> None:
-    trace_id = log_nested_trace(new_experiment(mlflow_server))
-    async with TrackingClient(tracking_settings, mlflow_server.url) as client:
-        info = await get_trace_info(client, trace_id)
-        experiment = await client.get_experiment(info.experiment_id)
-        app = FeatureHost(client, experiment, [info])
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("s")
-            assert app.query_one("#tree-switcher", ContentSwitcher).current == "sequence"
-            await pilot.press("y")
-            await settle(app, pilot)
-            assert app.clipboard == trace_id
-            await pilot.press("plus")
-            await settle(app, pilot)
-            await pilot.press("plus", "enter")
-            await settle(app, pilot)
-            assert str(feedback_mark(app.trace_list.infos[trace_id])) == "👍"  # the list shows it at once
-            assert app.query_one("#stats-latency", Sparkline).data == [float(info.execution_duration_ms)]
+async def test_the_viewer_works_alone_in_a_host_app(mlflow_server, no_local_clipboard) -> None:
+    experiment = new_experiment(mlflow_server)
+    trace_id = log_nested_trace(experiment)
+    app = ViewerHost(mlflow_server.url, experiment)
+    async with app.run_test(size=(120, 40)) as pilot:
+        viewer = app.viewer
+        await settle(app, pilot)
+        for _ in range(200):
+            if viewer.spans.shown_trace_id == trace_id:
+                break
+            await pilot.pause(0.05)
+        assert viewer.spans.shown_trace_id == trace_id and viewer.follow
+        assert app.said[-1] == f"Experiment {experiment}: 1 traces listed."
+        viewer.trace_list.focus()
+        await pilot.press("s")  # the viewer's own key
+        assert app.query_one("#tree-switcher", ContentSwitcher).current == "sequence"
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert app.clipboard == trace_id
+        await pilot.press("plus")
+        await settle(app, pilot)
+        await pilot.press("plus", "enter")
+        await settle(app, pilot)
+        assert str(feedback_mark(viewer.trace_list.infos[trace_id])) == "👍"  # the list shows it at once
+        info = viewer.trace_list.infos[trace_id]
+        assert app.query_one("#stats-latency", Sparkline).data == [float(info.execution_duration_ms)]
+    async with TrackingClient(TrackingSettings(tracking_uri=mlflow_server.url), mlflow_server.url) as client:
         assert thumbs(current_feedback(await get_trace_info(client, trace_id))) is True

@@ -161,7 +161,7 @@ async def test_the_dashboard_shows_traces_as_they_arrive(
             assert time.monotonic() < deadline, "the instrumented program did not finish"
             await pilot.pause(0.2)
         assert process.returncode == 0
-        table = app.trace_list
+        table = app.viewer.trace_list
         await wait_for(pilot, lambda: table.row_count == 2, "both traces listed")
         await wait_for(pilot, lambda: "2 traces listed." in app.status.sentence, "the count to follow")
         finished = list(table.infos)
@@ -172,14 +172,14 @@ async def test_the_dashboard_shows_traces_as_they_arrive(
         await wait_for(pilot, lambda: "" not in cells("model"), "the models, read from the spans")
         assert cells("name") == ["chat qwen2.5", "chat qwen2.5:0.5b"]
         assert cells("model") == ["qwen2.5:0.5b", "qwen2.5:latest"]
-        speeds = {speed.model for speed in app.stats_bar.speeds}
+        speeds = {speed.model for speed in app.viewer.stats_bar.speeds}
         assert speeds == {"qwen2.5:0.5b", "qwen2.5:latest"}  # not "unknown model"
         await leave_prompt(pilot)
         whole = next(i for i, info in table.infos.items() if "Be brief" in info.request_preview)
         table.select_trace(whole)
-        app.follow = False
-        app.open_trace(whole)
-        await wait_for(pilot, lambda: app.shown_trace_id == whole, "the whole answer's trace")
+        app.viewer.follow = False
+        app.viewer.spans.open(whole)
+        await wait_for(pilot, lambda: app.viewer.spans.shown_trace_id == whole, "the whole answer's trace")
         await wait_for(pilot, lambda: "Be brief." in detail_text(app), "the conversation in the detail")
         text = detail_text(app)
         assert "system: Be brief." in text and "user: Hi there" in text and f"assistant: {ANSWER}" in text

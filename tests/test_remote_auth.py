@@ -143,7 +143,9 @@ def screen_text(app: TraceTuiApp) -> str:
 async def test_tui_with_right_credentials_lists_the_traces(world: AuthWorld) -> None:
     app = _app(world.url, _env(username=USER, password=PASSWORD), world.open_experiment)
     async with app.run_test(size=(120, 32)) as pilot:
-        await wait_for(pilot, lambda: set(world.open_trace_ids) <= set(app.trace_list.infos), "the rows")
+        await wait_for(
+            pilot, lambda: set(world.open_trace_ids) <= set(app.viewer.trace_list.infos), "the rows"
+        )
         assert app.status.connection == CONNECTED
 
 
@@ -151,8 +153,8 @@ async def test_tui_without_experiment_skips_the_denied_one(world: AuthWorld) -> 
     """The newest trace is in an experiment alice is denied: the app opens one she may read."""
     app = _app(world.url, _env(username=USER, password=PASSWORD), None)
     async with app.run_test(size=(120, 32)) as pilot:
-        await wait_for(pilot, lambda: app.experiment is not None, "an experiment to be chosen")
-        assert app.experiment.name != world.denied_experiment
+        await wait_for(pilot, lambda: app.viewer.experiment is not None, "an experiment to be chosen")
+        assert app.viewer.experiment.name != world.denied_experiment
         await wait_for(pilot, lambda: app.status.connection == CONNECTED, "the first poll")
 
 

@@ -73,7 +73,7 @@ async def test_tui_untrusted_certificate_is_a_sentence_on_the_status_line(tls_wo
         await wait_for(pilot, lambda: app.status.connection == STOPPED, "the handshake to fail")
         assert app.status.sentence.startswith(f"The TLS certificate of {url} {UNTRUSTED}")
         assert "certificate not trusted, not retrying" in app.status.render().plain  # waiting cannot mend it
-        assert app.trace_list.row_count == 0
+        assert app.viewer.trace_list.row_count == 0
 
 
 @pytest.mark.parametrize("how", ["cert_path", "insecure"])
@@ -86,7 +86,9 @@ async def test_tui_lists_traces_with_cert_path_or_insecure(tls_world: Any, how: 
     )
     app = _app(url, env, experiment)
     async with app.run_test(size=(120, 32)) as pilot:
-        await wait_for(pilot, lambda: set(trace_ids) <= set(app.trace_list.infos), "the rows over https")
+        await wait_for(
+            pilot, lambda: set(trace_ids) <= set(app.viewer.trace_list.infos), "the rows over https"
+        )
         assert app.status.connection == CONNECTED
 
 

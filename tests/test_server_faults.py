@@ -22,7 +22,7 @@ from test_app import wait_for
 from test_remote_auth import run_cli
 from trace_factory import OpenTrace, log_many_traces
 
-import tracetui.ui.live_listing as live_listing
+import tracetui.ui.viewer.trace_viewer as trace_viewer
 from tracetui.cli import main
 from tracetui.config import TrackingSettings
 from tracetui.tracking.connection import Backend
@@ -67,7 +67,7 @@ async def test_in_progress_trace_is_shown_partial_then_complete(own_server: Loca
         await wait_for(
             pilot, lambda: len(app.query_one(SpanTree).trace.spans) == 2, "the finished trace's spans"
         )
-        assert app.trace_list.infos[open_trace.trace_id].state == "OK"
+        assert app.viewer.trace_list.infos[open_trace.trace_id].state == "OK"
 
 
 async def test_trace_not_fully_exported_is_pending_then_fetched(own_server: LocalMlflowServer) -> None:
@@ -101,12 +101,12 @@ async def test_killed_server_backs_off_then_recovers_without_losing_rows(
     own_server: LocalMlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A low cap, so the test sees the delays reach it within a few seconds (the app's is 30 s).
-    monkeypatch.setattr(live_listing, "MAX_RETRY_S", 1.6)
+    monkeypatch.setattr(trace_viewer, "MAX_RETRY_S", 1.6)
     experiment = f"restart-{uuid.uuid4().hex[:8]}"
     before = log_many_traces(experiment, 3, tracking_uri=own_server.url, name="before")
     app = _app(own_server.url, experiment, timeout_s=5)
     async with app.run_test(size=(120, 32)) as pilot:
-        await wait_for(pilot, lambda: set(before) <= set(app.trace_list.infos), "the first rows")
+        await wait_for(pilot, lambda: set(before) <= set(app.viewer.trace_list.infos), "the first rows")
 
         await asyncio.to_thread(kill_server, own_server)
         await wait_for(pilot, lambda: app.status.connection == DISCONNECTED, "the disconnection")
@@ -114,14 +114,14 @@ async def test_killed_server_backs_off_then_recovers_without_losing_rows(
         delays: list[float] = []
         failures_seen = 0
         while len(delays) < 6:
-            if app.poll_failures > failures_seen:  # one entry per failed poll
-                failures_seen = app.poll_failures
+            if app.viewer.poll_failures > failures_seen:  # one entry per failed poll
+                failures_seen = app.viewer.poll_failures
                 delays.append(app.status.retry_in_s)
             await pilot.pause(0.02)
         # Each failure doubles the wait (0.4, 0.8, 1.6 s from a 0.2 s interval), then the cap holds.
         assert delays[:3] == sorted(set(delays[:3])), delays
         assert max(delays) == 1.6 and delays[-3:] == [1.6, 1.6, 1.6], delays
-        assert app.trace_list.row_count == 3  # nothing dropped while down
+        assert app.viewer.trace_list.row_count == 3  # nothing dropped while down
 
         await asyncio.to_thread(own_server.start)
         after = await asyncio.to_thread(
@@ -129,10 +129,13 @@ async def test_killed_server_backs_off_then_recovers_without_losing_rows(
         )
         everything = {*before, *after}
         await wait_for(
-            pilot, lambda: everything <= set(app.trace_list.infos), "recovery", timeout_s=RESTART_WAIT_S
+            pilot,
+            lambda: everything <= set(app.viewer.trace_list.infos),
+            "recovery",
+            timeout_s=RESTART_WAIT_S,
         )
         assert app.status.connection == CONNECTED
-        assert app.trace_list.row_count == 6 and set(app.trace_list.infos) == everything
+        assert app.viewer.trace_list.row_count == 6 and set(app.viewer.trace_list.infos) == everything
 
 
 # --- a server that accepts connections and never answers ----------------------------------
@@ -146,7 +149,7 @@ async def test_silent_server_times_out_while_keys_still_work() -> None:
             await wait_for(pilot, lambda: server.request_count >= 1, "the first request")
             # The request is still waiting for an answer, and the app answers keys meanwhile.
             await pilot.press("p")
-            assert app.paused and app.status.paused
+            assert app.viewer.paused and app.status.paused
             await pilot.press("question_mark")
             assert type(app.screen).__name__ == "HelpScreen"
             await pilot.press("escape")

@@ -103,21 +103,21 @@ async def test_a_missing_experiment_name_is_created_by_the_first_turn_not_by_vie
             "the first chat turn will create it."
         )
         assert app.status.connection == CONNECTED and not app.status.sentence_is_error
-        assert "disconnected" not in app.status.render().plain and app.trace_list.row_count == 0
+        assert "disconnected" not in app.status.render().plain and app.viewer.trace_list.row_count == 0
         assert _experiment_by_name(trace_server, name) is None  # viewing alone creates nothing
 
         answer = await ask(pilot, "Hello, new app?")
         trace_id = answer.result.trace_id
         assert trace_id is not None, answer.result.not_traced_reason
         assert f"trace {trace_id}" in str(answer.footer.render())
-        await wait_for(pilot, lambda: trace_id in app.trace_list.infos, "the turn's trace in the list")
+        await wait_for(pilot, lambda: trace_id in app.viewer.trace_list.infos, "the turn's trace in the list")
         experiment = _experiment_by_name(trace_server, name)
-        assert experiment is not None and app.experiment.experiment_id == experiment["experiment_id"]
+        assert experiment is not None and app.viewer.experiment.experiment_id == experiment["experiment_id"]
         assert app.status.sentence == f"Experiment {name}: 1 traces listed."
 
         # The sentence stays true as traces arrive from any program.
         log_nested_trace(name, prompt="from another program")
-        await wait_for(pilot, lambda: app.trace_list.row_count == 2, "the second trace")
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 2, "the second trace")
         await wait_for(pilot, lambda: app.status.sentence == f"Experiment {name}: 2 traces listed.", "count")
     assert [s["hop"] for s in hop_chain(fetch_trace(trace_server, trace_id))] == HOPS
 
@@ -176,28 +176,31 @@ async def test_a_turn_asked_while_the_local_server_starts_is_traced_once_it_answ
     folder.mkdir()
     monkeypatch.chdir(folder)
     fake_ollama.script("Answered before the server was up.")
-    app = make_app(TrackingSettings(tracking_uri=None, timeout_s=60), None, None, MODEL, fake_ollama.url)
-    app.poll_interval_s = 0.2
+    settings = TrackingSettings(tracking_uri=None, timeout_s=60)
+    app = make_app(settings, None, None, MODEL, fake_ollama.url, poll_interval_s=0.2)
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             answer = await ask(pilot, "First question?")
-            assert app.experiment is None, "the server answered before the turn ended: nothing tested"
+            assert app.viewer.experiment is None, "the server answered before the turn ended: nothing tested"
             assert answer.result.ok and answer.result.queued
             assert str(answer.footer.render()).startswith("waiting to be traced (1 in the outbox)")
             trace_id = answer.result.queued_trace_id
             await wait_for(
-                pilot, lambda: trace_id in app.trace_list.infos, "the waiting turn's trace", STARTUP_WAIT_S
+                pilot,
+                lambda: trace_id in app.viewer.trace_list.infos,
+                "the waiting turn's trace",
+                STARTUP_WAIT_S,
             )
             await wait_for(pilot, lambda: answer.trace_id == trace_id, "the answer to name its trace")
             assert f"trace {trace_id}" in str(answer.footer.render())
             await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the count to clear")
-            url = app.backend.base_url
-            assert _trace_ids(url, app.experiment.experiment_id) == [trace_id]  # exactly once
+            url = app.viewer.backend.base_url
+            assert _trace_ids(url, app.viewer.experiment.experiment_id) == [trace_id]  # exactly once
             assert [s["hop"] for s in hop_chain(fetch_trace(url, trace_id))] == HOPS
             assert outbox_folders(state) == []
     finally:
-        if app.backend is not None:
-            app.backend.close()
+        if app.viewer.backend is not None:
+            app.viewer.backend.close()
 
 
 # -- credentials refused ------------------------------------------------------------------------
@@ -229,7 +232,7 @@ async def test_a_turn_refused_with_403_waits_and_is_traced_after_the_fix_and_a_r
     fake_ollama.script("Bob may read, not write.")
     app = bobs_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.experiment is not None, "the experiment (bob may read it)")
+        await wait_for(pilot, lambda: app.viewer.experiment is not None, "the experiment (bob may read it)")
         answer = await ask(pilot, "Will this be kept?")
         assert answer.result.ok and answer.result.queued, answer.result.not_traced_reason
         assert str(answer.footer.render()).startswith("waiting to be traced (1 in the outbox)")
@@ -252,7 +255,9 @@ async def test_a_turn_refused_with_403_waits_and_is_traced_after_the_fix_and_a_r
         assert granted.status_code == 200, granted.text
     app = bobs_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: trace_id in app.trace_list.infos, "the kept turn's trace", WAIT_S)
+        await wait_for(
+            pilot, lambda: trace_id in app.viewer.trace_list.infos, "the kept turn's trace", WAIT_S
+        )
         await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the count to clear")
     assert _trace_ids(url, experiment_id, admin) == [trace_id]
     assert outbox_folders(state) == []
@@ -360,7 +365,7 @@ async def test_turns_waiting_for_another_experiment_are_counted_and_named(
     elsewhere.put(turn_record("sess-elsewhere", "asked against another server", "kept"))
     app = chat_app(trace_server, name, fake_ollama.url)
     async with app.run_test(size=(200, 48)) as pilot:
-        await wait_for(pilot, lambda: app.trace_list.row_count == 1, "the list")
+        await wait_for(pilot, lambda: app.viewer.trace_list.row_count == 1, "the list")
         await wait_for(
             pilot, lambda: app.status.waiting_elsewhere != "", "the count of turns waiting elsewhere"
         )

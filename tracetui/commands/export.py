@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,36 +17,18 @@ if TYPE_CHECKING:
 
 
 def write_text_file(path: str, text: str) -> None:
-    """Write `text` to `path` ("-" is stdout) whole or not at all, or fail with one sentence.
+    """Write `text` to `path` ("-" is stdout) whole or not at all, or fail with one sentence."""
+    from tracetui.files import NotWritten
+    from tracetui.files import write_text_file as write_whole
 
-    The text goes to a temporary file beside the target first, so an interrupted
-    export never leaves half a file where a good one was.
-    """
     if path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = Path(path)
-    shown = make_visible(str(target), keep_newlines=False)
     try:
-        directory = target.parent if str(target.parent) else Path(".")
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temp_name, target)
-        except BaseException:
-            os.unlink(temp_name)
-            raise
-    except IsADirectoryError:
-        raise click.ClickException(f"{shown} is a directory; give a file name.") from None
-    except FileNotFoundError:
-        raise click.ClickException(f"The folder of {shown} does not exist; create it first.") from None
-    except PermissionError:
-        raise click.ClickException(f"No permission to write {shown}; choose another place.") from None
-    except OSError as error:
-        reason = make_visible(error.strerror or type(error).__name__, keep_newlines=False)
-        raise click.ClickException(f"Could not write {shown} ({reason}).") from None
+        write_whole(path, text)
+    except NotWritten as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.command("export")

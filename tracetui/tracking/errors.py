@@ -102,3 +102,14 @@ class NoTrackingApi(BadResponse):
 
 class LocalServerError(TrackingError):
     """The embedded local MLflow server failed to start."""
+
+
+def failure_sentence(error: BaseException | None) -> str:
+    """One sentence for any failure of a background task: a tracking error already is one."""
+    if error is None:
+        return "A background task failed."
+    if isinstance(error, TrackingError):
+        return str(error)
+    from tracetui.visible import one_line
+
+    return f"Unexpected {type(error).__name__}: {one_line(str(error), 200)}"

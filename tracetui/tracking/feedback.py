@@ -16,6 +16,7 @@ the previous one from the same source, which the server then marks invalid
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -170,3 +171,8 @@ async def set_feedback(
         source_id=source,
         overrides=previous.assessment_id if previous is not None and previous.assessment_id else None,
     )
+
+
+def with_assessment(info: TraceInfo, assessment: Assessment) -> TraceInfo:
+    """`info` as it is after the vote: the list can show it before the next poll."""
+    return dataclasses.replace(info, assessments=(*info.assessments, assessment))

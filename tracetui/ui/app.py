@@ -1,81 +1,71 @@
-"""The tracetui app: chat pane left, live trace list top right, span tree and span detail bottom right.
+"""The tracetui app: the chat on the left, the trace viewer on the right, the status line below.
 
-This module holds the app's parts and layout; its behaviour lives in two mixins:
-`live_listing.LiveListing` (connecting, choosing the experiment, polling, the
-trace in the tree; workers post typed messages, handlers own the state) and
-`app_actions.KeyActions` (what the keys do). `make_app` is the one factory for
-the command line and the tests.
-
-The chat pane's session traces each turn into the experiment being watched, on
-the same backend with the same credentials (`chat.watched_sink.WatchedExperimentSink`);
-a finished turn polls at once so its trace shows up without waiting a period.
-litellm is imported only when the chat is first used, so start-up stays fast.
+The app composes the panes and keeps the layout (chat shown or not, zoom, Tab
+between zoomed panes), the command palette and quit. Each pane owns its state:
+the chat pane its conversation (tracetui/ui/widgets/chat_pane.py), the trace
+viewer the server, the list and the spans (tracetui/ui/viewer/). The app routes
+what one pane tells another: a chat turn's trace to the viewer, the viewer's
+experiment to the chat's trace writer, a sentence to the status line, which
+watches the viewer's state. `make_app` is the one factory for the command line
+and the tests. litellm is imported only when the chat is first used, so
+start-up stays fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Input
+from textual.widgets import Footer
 
 from tracetui.chat.session import ChatSession
 from tracetui.chat.watched_sink import WatchedExperimentSink
 from tracetui.config import TrackingSettings
-from tracetui.tracking.models import Experiment
-from tracetui.ui.app_actions import KeyActions
-from tracetui.ui.feature_actions import FEATURE_BINDINGS, FeatureActions
-from tracetui.ui.live_listing import LiveListing
+from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
+from tracetui.ui.screens.help import HelpScreen
+from tracetui.ui.screens.sessions import SessionsScreen
+from tracetui.ui.viewer import trace_keys
+from tracetui.ui.viewer.trace_viewer import TraceViewer
+from tracetui.ui.widgets.chat_message import AnswerMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
-from tracetui.ui.widgets.sequence_view import SequenceView
-from tracetui.ui.widgets.span_detail import SpanDetail
-from tracetui.ui.widgets.span_tree import SpanTree
-from tracetui.ui.widgets.stats_bar import StatsBar
-from tracetui.ui.widgets.status_bar import CONNECTING, StatusBar
-from tracetui.ui.widgets.trace_list import TraceList
+from tracetui.ui.widgets.status_bar import StatusBar
 
 DEFAULT_POLL_INTERVAL_S = 1.0
 CHAT_MIN_WIDTH = 100  # below this many columns the chat starts hidden; `c` swaps it with the viewer
 SIDE_BY_SIDE_MIN_WIDTH = 80  # the span tree and detail sit side by side when the right column is this wide
 SHORT_MAX_HEIGHT = 31  # at this many rows or fewer the list and the spans share the height evenly
 STATS_MIN_HEIGHT = 40  # the 3-row stats bar shows from this many rows: at 24 it would leave 4 list rows
+# The panes `z` zooms and Tab cycles through while zoomed, in screen order.
+PANES = ("#chat", "#traces-pane", "#tree-pane", "#detail-pane")
 
 
-class Pane(Vertical):
-    """A titled pane that `z` can zoom to the whole screen (Textual's maximize)."""
-
-    ALLOW_MAXIMIZE = True
-
-
-class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
+class TraceTuiApp(App[int]):
     """The dashboard. Build it with `make_app`; `run_app` runs it for the command line."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tracetui"
     ENABLE_COMMAND_PALETTE = True
-    # The status line stays visible when a pane is zoomed.
-    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"  # the status line stays visible when a pane is zoomed
 
     # Letters never fire while typing: the prompt and filter Inputs consume printable keys.
+    # The viewer's own keys (/ f p e r s) are its bindings; these act across panes.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("e", "experiments", "Experiments"),
         Binding("z", "zoom", "Zoom"),
         Binding("c", "toggle_chat", "Chat"),
         Binding("i", "focus_chat", "Ask", show=False),
-        Binding("r", "poll_now", "Poll now", show=False),
-        # s + S x y w (feature_actions.py); none of them is taken above.
-        *FEATURE_BINDINGS,
+        Binding("plus", "feedback", "Feedback"),
+        Binding("S", "sessions", "Sessions"),
+        Binding("x", "export_trace", "Export", show=False),
+        Binding("y", "copy_trace_id", "Copy id", show=False),
+        Binding("w", "open_web", "MLflow UI", show=False),
     ]
 
     def __init__(
@@ -95,78 +85,33 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.experiment_selector = experiment
-        self.initial_trace_id = trace_id
         self.model = model
         self.ollama_url = ollama_url
-        self.backend = backend
-        self.owns_backend = backend is None  # a backend we resolved (maybe a local server) we close
-        self.client = client
-        self.owns_client = client is None
-        self.chat_session = chat_session  # a seam for tests; by default made on first use
-        self.chat_sink = self.new_chat_sink(settings, experiment, backend)
-        self.poll_interval_s = poll_interval_s
         self.tz = tz
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
-        # State owned by the handlers (live_listing.py, app_actions.py).
-        self.experiment: Experiment | None = None
-        self.experiment_chosen_by_user = False  # then a late automatic choice is ignored
-        self.live: Any = None  # the LiveTraceList the table shows
-        self.candidate_live: Any = None  # a filtered list waiting for the server's verdict
-        self.candidate_filter: str | None = None
-        self.filter_string: str | None = None
-        self.follow = True
-        self.paused = False
-        self.poll_failures = 0
-        self.trace_failures = 0
-        self.poll_timer: Timer | None = None
-        self.wanted_trace_id: str | None = None  # the trace the tree should show
-        self.shown_trace_id: str | None = None  # the trace the tree shows
-        self.open_when_listed: str | None = trace_id  # select this row once it is listed
+        self.chat_sink = new_chat_sink(settings, experiment, backend)
         self.chat_choice: bool | None = None  # the person's `c`; None: by terminal width
-        self.experiment_missing: str | None = None  # --experiment NAME, not on the server yet
-        self.listed_sentence: str | None = None  # "Experiment X: N traces listed.", kept true
+        # Kept as attributes: handlers never query for them (no lookups per poll, none after exit).
+        self.chat_pane = ChatPane(chat_session or self.new_chat_session, id="chat")
+        self.viewer = TraceViewer(
+            settings,
+            experiment,
+            trace_id,
+            backend=backend,
+            client=client,
+            poll_interval_s=poll_interval_s,
+            tz=tz,
+            clock=clock,
+        )
+        self.status = StatusBar(id="status", tz=tz)
 
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        # Kept as attributes: handlers never query for them (no lookups per poll, none after exit).
-        self.chat_pane = ChatPane(self.chat_session or self.new_chat_session, id="chat")
-        self.filter_box = Input(
-            placeholder="MLflow filter, e.g. status = 'ERROR' — Enter applies, Esc closes", id="filter"
-        )
-        self.trace_list = TraceList(id="traces", tz=self.tz, clock=self.clock)
-        self.span_tree = SpanTree(id="span-tree")
-        self.sequence_view = SequenceView(id="sequence")
-        self.stats_bar = StatsBar(id="stats")
-        self.span_detail = SpanDetail(id="span-detail")
-        self.status = StatusBar(id="status", tz=self.tz)
         with Horizontal(id="main"):
             yield self.chat_pane
-            with Vertical(id="right"):
-                with Pane(id="traces-pane"):
-                    yield self.filter_box
-                    yield self.trace_list
-                    yield self.stats_bar
-                with Horizontal(id="spans-pane"):
-                    with Pane(id="tree-pane"):
-                        with ContentSwitcher(id="tree-switcher", initial="span-tree"):
-                            yield self.span_tree
-                            yield self.sequence_view
-                    with Pane(id="detail-pane"):
-                        yield self.span_detail
+            yield self.viewer
         yield self.status
         yield Footer()
-
-    @staticmethod
-    def new_chat_sink(
-        settings: TrackingSettings, experiment: str | None, backend: Any
-    ) -> WatchedExperimentSink:
-        """Where chat turns are traced: the watched experiment, or the outbox until it is known."""
-        from tracetui.tracking.connection import outbox_server
-
-        server = getattr(backend, "outbox_server", None) or outbox_server(settings)
-        return WatchedExperimentSink(settings, server=server, asked_for=experiment)
 
     def new_chat_session(self) -> ChatSession:
         """The chat's session: `--model`, `--ollama-url`, and turns traced into the watched experiment."""
@@ -174,19 +119,13 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         return ChatSession(ollama_url=self.ollama_url, tracer=self.chat_sink, **options)
 
     def on_mount(self) -> None:
-        self.query_one("#traces-pane").border_title = "Traces"
-        self.query_one("#tree-pane").border_title = "Spans"
-        self.query_one("#detail-pane").border_title = "Span"
         self.chat_pane.border_title = "Chat"
-        self.filter_box.display = False
+        self.status.show_state_of(self.viewer)
         self.apply_layout()
         if self.chat_shown:
             self.chat_pane.focus_input()
         else:
-            self.trace_list.focus()
-        self.status.connection = CONNECTING
-        self.status.say("Connecting to the tracking server…")
-        self.connect()
+            self.viewer.trace_list.focus()
 
     @property
     def chat_shown(self) -> bool:
@@ -211,51 +150,223 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         """Chat shown or hidden; the span detail beside the tree, or under it when the column is narrow."""
         chat_shown = self.chat_shown
         self.chat_pane.display = chat_shown
-        self.query_one("#right").display = not (chat_shown and self.narrow_screen)
+        self.viewer.display = not (chat_shown and self.narrow_screen)
         self.set_class(chat_shown and self.narrow_screen, "chat-only")
         right_width = self.size.width * (5 / 7 if chat_shown else 1)
         self.set_class(right_width < SIDE_BY_SIDE_MIN_WIDTH, "narrow")
         self.set_class(self.size.height <= SHORT_MAX_HEIGHT, "short")
-        self.stats_bar.display = self.size.height >= STATS_MIN_HEIGHT
+        self.viewer.stats_bar.display = self.size.height >= STATS_MIN_HEIGHT
 
-    # -- the chat ----------------------------------------------------------------------------
+    def action_toggle_chat(self) -> None:
+        """Show or hide the chat (hidden at first on a narrow screen, where it swaps with the viewer)."""
+        self.chat_shown = not self.chat_shown
+        if self.chat_shown:
+            self.chat_pane.focus_input()
+        elif self.focused is not None and self.chat_pane in self.focused.ancestors_with_self:
+            self.viewer.trace_list.focus()
+
+    def action_focus_chat(self) -> None:
+        """Go to the chat prompt, showing the chat pane if it is hidden."""
+        if not self.chat_shown:
+            self.chat_shown = True
+        if self.screen.maximized is not None and self.screen.maximized is not self.chat_pane:
+            self.screen.maximize(self.chat_pane, container=False)
+        self.chat_pane.focus_input()
+
+    def on_key(self, event: Any) -> None:
+        """Esc in the prompt (no answer streaming) leaves it; on a narrow screen, for the viewer."""
+        if event.key == "escape" and self.chat_pane.input.has_focus and not self.chat_pane.answering:
+            if self.narrow_screen and self.screen.maximized is None:
+                self.chat_shown = False
+            self.viewer.trace_list.focus()
+            event.stop()
+
+    # -- zoom --------------------------------------------------------------------------------
+
+    def action_zoom(self) -> None:
+        """Zoom the focused pane to the whole screen, or restore the layout."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.focused is not None:
+            self.screen.maximize(self.focused)
+
+    def _cycle_zoomed_pane(self, step: int) -> bool:
+        """While zoomed, Tab shows the next pane zoomed (hidden panes are out of the focus chain)."""
+        maximized = self.screen.maximized
+        if maximized is None or self.screen is not self.screen_stack[0]:
+            return False
+        panes = [self.query_one(selector) for selector in PANES]
+        index = next((i for i, pane in enumerate(panes) if pane is maximized), -1)
+        target = panes[(index + step) % len(panes)]
+        if target is self.chat_pane:
+            if not self.chat_shown:
+                self.chat_shown = True  # reached on purpose: it stays shown after the zoom
+            self.screen.maximize(target, container=False)
+            self.chat_pane.focus_input()
+            return True
+        if self.narrow_screen and self.chat_shown:
+            self.chat_shown = False  # the chat and the viewer take turns on a narrow screen
+        self.screen.maximize(target, container=False)
+        focusable = (
+            target
+            if target.can_focus
+            else next((w for w in target.query("*") if w.focusable and w.display), None)
+        )
+        if focusable is not None:
+            focusable.focus()
+        return True
+
+    def action_focus_next(self) -> None:
+        if not self._cycle_zoomed_pane(+1):
+            super().action_focus_next()
+
+    def action_focus_previous(self) -> None:
+        if not self._cycle_zoomed_pane(-1):
+            super().action_focus_previous()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        # While zoomed, moving focus to another pane (Tab) zooms that pane instead.
+        maximized = self.screen.maximized
+        widget = event.widget
+        if maximized is not None and widget is not maximized and maximized not in widget.ancestors:
+            self.screen.maximize(widget)
+
+    # -- between the panes -------------------------------------------------------------------
+
+    def on_say(self, message: Say) -> None:
+        self.status.say(message.sentence, error=message.error, key=message.key, refresh=message.refresh)
+
+    def on_show_trace(self, message: ShowTrace) -> None:
+        """The chat asks for a turn's trace: on a narrow screen the viewer takes the chat's place."""
+        message.stop()
+        if self.narrow_screen and self.chat_shown and self.screen.maximized is None:
+            self.chat_shown = False
+            self.viewer.span_tree.focus()
+        self.viewer.show_trace(message.trace_id)
+
+    def on_tracing_destination(self, message: TracingDestination) -> None:
+        """The viewer learnt where the chat's turns go: tell the trace writer, send what waits."""
+        if message.base_url is None or message.experiment is None:
+            self.chat_sink.hold(message.why)
+        elif message.create:
+            self.chat_sink.watch_by_name(message.base_url, message.experiment)
+        else:
+            self.chat_sink.watch(message.base_url, message.experiment)
+        if self.chat_sink.destination is not None:
+            self.chat_pane.deliver_waiting()  # turns asked before, or left by an earlier run
+        self.show_waiting()
+
+    def on_polled(self, message: Polled) -> None:
+        """The server answers: send the turns the outbox holds, and show what still waits."""
+        if self.chat_sink.pending_count():
+            self.chat_pane.deliver_waiting()
+        self.show_waiting()
 
     def on_chat_pane_turn_finished(self, message: ChatPane.TurnFinished) -> None:
         if message.result.trace_id is not None:
-            self.traces_arrived()
+            self.viewer.traces_arrived()
         self.show_waiting()
 
     def on_chat_pane_turns_waiting(self, message: ChatPane.TurnsWaiting) -> None:
         if message.sentence:  # why turns still wait (server down, credentials refused)
             self.status.say(message.sentence, error=True)
         if message.delivered:
-            self.traces_arrived()
+            self.viewer.traces_arrived()
         self.show_waiting()
 
-    def traces_arrived(self) -> None:
-        """Chat turns were just traced: list them now (a missing experiment may exist now, too)."""
-        if self.experiment is None and self.experiment_missing is not None:
-            self.choose_experiment()
+    def show_waiting(self) -> None:
+        """Show what the outbox says waits (it owns the count; this only shows it). Lists folders."""
+        waiting = self.chat_sink.waiting()
+        self.status.turns_waiting = self.chat_pane.turns_waiting = waiting.here
+        elsewhere = ""
+        if len(waiting.elsewhere) == 1:
+            folder = waiting.elsewhere[0]
+            elsewhere = f"{folder.waiting} more for {folder.where}"
+        elif waiting.elsewhere:
+            elsewhere = f"{waiting.elsewhere_count} more for {len(waiting.elsewhere)} other experiments"
+        self.status.waiting_elsewhere = elsewhere
+
+    # -- keys that act on one trace, whichever pane it is in -----------------------------------
+
+    def trace_in_question(self) -> str | None:
+        """The focused answer's trace, the chat's latest while the chat has focus, else the list's row."""
+        focused = self.screen.focused
+        if isinstance(focused, AnswerMessage):
+            trace_id = focused.trace_id
+        elif focused is not None and self.chat_pane in focused.ancestors_with_self:
+            traced = [answer.trace_id for answer in self.chat_pane.answers if answer.trace_id]
+            trace_id = traced[-1] if traced else None
         else:
-            self.poll_now()
+            trace_id = self.viewer.highlighted_trace_id
+        if trace_id is None:
+            self.notify("No trace chosen: highlight one in the list first.", severity="warning")
+        return trace_id
+
+    def action_feedback(self) -> None:
+        if trace_id := self.trace_in_question():
+            trace_keys.give_feedback(self.viewer, trace_id)
+
+    def action_export_trace(self) -> None:
+        if trace_id := self.trace_in_question():
+            trace_keys.export_trace(self.viewer, trace_id)
+
+    def action_copy_trace_id(self) -> None:
+        if trace_id := self.trace_in_question():
+            trace_keys.copy_trace_id(self.viewer, trace_id)
+
+    def action_open_web(self) -> None:
+        if trace_id := self.trace_in_question():
+            trace_keys.open_in_mlflow(self.viewer, trace_id)
+
+    def action_sessions(self) -> None:
+        """The experiment's chat sessions; the one chosen continues in the chat."""
+        viewer = self.viewer
+        if viewer.client is None or viewer.experiment is None:
+            self.notify("Not connected to an experiment yet.", severity="warning")
+            return
+        screen = SessionsScreen(viewer.client, viewer.experiment.experiment_id, tz=self.tz)
+        self.push_screen(screen, lambda session_id: session_id and self.resume_session(session_id))
+
+    @work(exclusive=True, group="resume-session", exit_on_error=False)
+    async def resume_session(self, session_id: str) -> None:
+        from tracetui.tracking.sessions import session_turns
+        from tracetui.ui.session_resume import load_session_into_chat
+        from tracetui.visible import one_line
+
+        viewer = self.viewer
+        try:
+            turns = await session_turns(viewer.client, viewer.experiment.experiment_id, session_id)
+        except Exception as error:  # noqa: BLE001 - a sentence, not a traceback
+            self.notify(one_line(str(error), 300), severity="error", markup=False)
+            return
+        if not self.chat_shown:
+            self.chat_shown = True
+        await load_session_into_chat(self.chat_pane, session_id, turns)
+        self.chat_pane.focus_input()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
 
     # -- palette and exit --------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Filter traces", "Filter the list with MLflow syntax (/)", self.action_filter)
-        yield SystemCommand("Toggle follow", "Always show the newest trace (f)", self.action_toggle_follow)
+        viewer = self.viewer
+        yield SystemCommand("Filter traces", "Filter the list with MLflow syntax (/)", viewer.action_filter)
+        yield SystemCommand("Toggle follow", "Always show the newest trace (f)", viewer.action_toggle_follow)
         yield SystemCommand(
-            "Pause / resume", "Stop or restart polling the server (p)", self.action_toggle_pause
+            "Pause / resume", "Stop or restart polling the server (p)", viewer.action_toggle_pause
         )
         yield SystemCommand(
-            "Switch experiment", "List every experiment with its trace count (e)", self.action_experiments
+            "Switch experiment", "List every experiment with its trace count (e)", viewer.action_experiments
         )
         yield SystemCommand("Zoom pane", "Zoom the focused pane, or restore the layout (z)", self.action_zoom)
         yield SystemCommand("Show / hide chat", "Toggle the chat pane (c)", self.action_toggle_chat)
-        yield SystemCommand("Poll now", "Fetch the trace list at once (r)", self.action_poll_now)
+        yield SystemCommand("Poll now", "Fetch the trace list at once (r)", viewer.action_poll_now)
         yield SystemCommand(
-            "Sequence / tree", "The trace as a sequence diagram, or back (s)", self.action_toggle_sequence
+            "Sequence / tree",
+            "The trace as a sequence diagram, or back (s)",
+            viewer.spans.action_toggle_sequence,
         )
         yield SystemCommand("Feedback", "Thumbs up or down on the trace (+)", self.action_feedback)
         yield SystemCommand("Sessions", "Resume a past chat session (S)", self.action_sessions)
@@ -266,16 +377,18 @@ class TraceTuiApp(LiveListing, KeyActions, FeatureActions, App[int]):
         yield from self.chat_pane.system_commands()
 
     async def on_unmount(self) -> None:
-        # Closing must never turn a clean exit into a traceback.
-        if self.owns_client and self.client is not None:
-            try:
-                await self.client.aclose()
-            except Exception:
-                pass
-        try:
+        try:  # closing must never turn a clean exit into a traceback
             self.chat_sink.close()
         except Exception:
             pass
+
+
+def new_chat_sink(settings: TrackingSettings, experiment: str | None, backend: Any) -> WatchedExperimentSink:
+    """Where chat turns are traced: the watched experiment, or the outbox until it is known."""
+    from tracetui.tracking.connection import outbox_server
+
+    server = getattr(backend, "outbox_server", None) or outbox_server(settings)
+    return WatchedExperimentSink(settings, server=server, asked_for=experiment)
 
 
 def make_app(
@@ -308,6 +421,7 @@ def run_app(
     try:
         app.run()
     finally:
-        if app.owns_backend and app.backend is not None:
-            app.backend.close()
+        viewer = app.viewer
+        if viewer.owns_backend and viewer.backend is not None:
+            viewer.backend.close()
     return app.return_code or 0

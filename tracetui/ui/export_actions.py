@@ -2,7 +2,7 @@
 
 The documents are the layers' (`tracking.export.to_mlflow_cli_document`,
 `tracking.transcript.session_markdown`), written the way the CLI writes them
-(`commands.export.write_text_file`: whole or not at all). Each action returns
+(`tracetui.files.write_text_file`: whole or not at all). Each action returns
 an `Exported` with one sentence naming the path, or saying what went wrong;
 it never raises, so a worker can show the sentence as it is.
 
@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
-
-from tracetui.commands.export import write_text_file
+from tracetui.files import NotWritten, write_text_file
 from tracetui.tracking.errors import TrackingError
 from tracetui.tracking.export import to_mlflow_cli_document
 from tracetui.tracking.sessions import session_turns
@@ -55,9 +53,9 @@ def _write(text: str, file_name: str, directory: str | None) -> Path:
     try:
         write_text_file(str(first / file_name), text)
         return (first / file_name).absolute()
-    except click.ClickException as first_error:
+    except NotWritten:
         if directory:  # the person chose this folder: say why it failed, do not go elsewhere
-            raise first_error
+            raise
     fallback = cache_dir() / "exports"
     fallback.mkdir(parents=True, exist_ok=True)
     write_text_file(str(fallback / file_name), text)
@@ -67,8 +65,8 @@ def _write(text: str, file_name: str, directory: str | None) -> Path:
 async def _write_in_thread(text: str, file_name: str, directory: str | None, what: str) -> Exported:
     try:
         path = await asyncio.to_thread(_write, text, file_name, directory)
-    except click.ClickException as error:
-        return Exported(False, f"Could not export {what}: {error.message}")
+    except NotWritten as error:
+        return Exported(False, f"Could not export {what}: {error}")
     except OSError as error:  # the cache folder itself could not be made
         reason = make_visible(error.strerror or type(error).__name__, keep_newlines=False)
         return Exported(False, f"Could not export {what} ({reason}).")

@@ -1,119 +1,114 @@
-"""Typed messages between the app's workers, its widgets and its handlers.
+"""Typed messages between the panes, their workers and the app: small dataclasses, no dead fields.
 
-Workers do the I/O and post one of these; the app's handlers own the state.
-Other panes (the chat pane) post `ShowTrace` to ask the app to open a trace.
+Workers do the I/O and post one of these; handlers own the state. The viewer's
+own results (`BackendReady`, `ExperimentChosen` …) stay inside it; what goes up
+to the app is what another pane needs: where chat turns are traced
+(`TracingDestination`), that the server answers (`Polled`, coalesced), a
+sentence for the status line (`Say`). The chat posts `ShowTrace` to open a
+turn's trace in the viewer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from textual.message import Message
 
-from tracetui.tracking.models import Experiment, Trace, TraceInfo
+from tracetui.tracking.models import Experiment, TraceInfo
 
 
+@dataclass
 class ShowTrace(Message):
-    """Ask the app to open `trace_id` (select its row when listed, show its tree and root span).
+    """Open `trace_id` in the viewer: select its row (now or once listed), show its tree."""
 
-    Any widget may post it; it bubbles to the app. The chat pane posts it when
-    a turn's trace id is known, so a person sees what the turn did.
+    trace_id: str
+
+
+@dataclass
+class Say(Message):
+    """One sentence for the status line: a failure, a rejected filter, "pending, fetching again".
+
+    `refresh`: only update the sentence if the line still shows this sender's sentence with the
+    same `key` (a count kept true as traces arrive must not cover a newer sentence).
     """
 
-    def __init__(self, trace_id: str) -> None:
-        super().__init__()
-        self.trace_id = trace_id
+    sentence: str
+    error: bool = False
+    key: str | None = None
+    refresh: bool = False
 
 
+@dataclass
+class TracingDestination(Message):
+    """Where the chat's turns are traced from now on, as the viewer learns it.
+
+    An experiment id on `base_url`; with `create`, a name the first turn traced creates;
+    with neither (`base_url` None), no destination yet, and `why` says why.
+    """
+
+    base_url: str | None
+    experiment: str | None
+    create: bool = False
+    why: str = ""
+
+
+@dataclass
+class Polled(Message):
+    """The viewer's list was polled: the server answers (a moment to send turns waiting in the outbox)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Polled)  # a burst of polls needs one delivery
+
+
+@dataclass
 class BackendReady(Message):
-    """The tracking server answers: `client` talks to it, `backend` describes it."""
+    """The tracking server to talk to is known (a local one has started): `backend` describes it."""
 
-    def __init__(self, backend: Any, client: Any) -> None:
-        super().__init__()
-        self.backend = backend
-        self.client = client
+    backend: Any
 
 
-class ExperimentOpened(Message):
+@dataclass
+class ExperimentChosen(Message):
     """The experiment whose traces the list shows from now on.
 
     `chosen_by_user`: picked in the switcher. From then on an automatic choice
     (start-up, or its retry after a failure) that finishes late is ignored.
     """
 
-    def __init__(self, experiment: Experiment, *, chosen_by_user: bool = False) -> None:
-        super().__init__()
-        self.experiment = experiment
-        self.chosen_by_user = chosen_by_user
+    experiment: Experiment
+    chosen_by_user: bool = False
 
 
+@dataclass
 class ExperimentMissing(Message):
     """The experiment asked for (`selector`, a name or an id) does not exist on the server."""
 
-    def __init__(self, selector: str) -> None:
-        super().__init__()
-        self.selector = selector
+    selector: str
 
 
+@dataclass
 class TracesPolled(Message):
     """One poll finished: rows to add and rows that changed, for the live list `source`."""
 
-    def __init__(
-        self,
-        source: object,
-        added: Sequence[TraceInfo],
-        changed: Sequence[TraceInfo],
-        total: int,
-        polled_at: datetime,
-        replace: bool = False,
-    ) -> None:
-        super().__init__()
-        self.source = source  # the LiveTraceList this came from; stale sources are ignored
-        self.added = tuple(added)
-        self.changed = tuple(changed)
-        self.total = total
-        self.polled_at = polled_at
-        self.replace = replace  # a new experiment or filter: the rows replace the table's
+    source: object  # the LiveTraceList this came from; stale sources are ignored
+    added: Sequence[TraceInfo]
+    changed: Sequence[TraceInfo]
+    polled_at: datetime
+    replace: bool = False  # a new experiment or filter: the rows replace the table's
 
 
+@dataclass
 class FilterRejected(Message):
-    """The server refused a filter; the list keeps what it showed."""
+    """The server refused a filter (the sentence says why); the list keeps what it showed."""
 
-    def __init__(self, filter_string: str, sentence: str) -> None:
-        super().__init__()
-        self.filter_string = filter_string
-        self.sentence = sentence
+    sentence: str
 
 
-class TraceLoaded(Message):
-    def __init__(self, trace: Trace) -> None:
-        super().__init__()
-        self.trace = trace
-
-
-class TracePending(Message):
-    """The server has the trace's info but not all its spans yet: fetch again soon."""
-
-    def __init__(self, trace_id: str) -> None:
-        super().__init__()
-        self.trace_id = trace_id
-
-
-@dataclass(frozen=True, slots=True)
-class ExperimentSummary:
-    """One line of the experiment switcher."""
-
-    experiment: Experiment
-    trace_count: int | None  # None when counting failed
-    count_is_lower_bound: bool = False  # True when counting stopped at a cap ("500+")
-
-
+@dataclass
 class SummariesFetched(Message):
     """Names and models read from the spans of rows on screen (trace id -> summary, None: not yet)."""
 
-    def __init__(self, summaries: dict[str, Any]) -> None:
-        super().__init__()
-        self.summaries = summaries
+    summaries: dict[str, Any] = field(default_factory=dict)

@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tracetui.tracking.experiments import ExperimentSummary
 from tracetui.tracking.models import Experiment
-from tracetui.ui.messages import ExperimentSummary
 from tracetui.visible import one_line
 
 # Loads every experiment with its trace count (the app passes a coroutine over its client).

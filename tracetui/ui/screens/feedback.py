@@ -6,12 +6,12 @@ The vote is stored by `tracetui.tracking.feedback.set_feedback` in a worker
 as one sentence, so the person can retry; success closes it with the stored
 `Assessment` and one sentence in a notification.
 
-`feedback_mark(info)` is the list's cell for a trace's vote in force.
+The list's cell for a trace's vote in force is `trace_list.feedback_mark(info)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -26,26 +26,11 @@ from textual.widgets import Button, Input, Static
 from tracetui.tracking.errors import TrackingError
 from tracetui.tracking.feedback import current_feedback, set_feedback, thumbs
 from tracetui.tracking.models import Assessment, TraceInfo
+from tracetui.ui.widgets.trace_list import DOWN_MARK, UP_MARK
 from tracetui.visible import make_visible, one_line
 
 if TYPE_CHECKING:
     from tracetui.tracking.client import TrackingClient
-
-UP_MARK = "👍"
-DOWN_MARK = "👎"
-
-
-def feedback_mark(info: TraceInfo) -> Text:
-    """👍 / 👎 for the vote in force on the trace, empty without one (a 2-cell list column)."""
-    vote = thumbs(current_feedback(info))
-    if vote is None:
-        return Text("", end="")
-    return Text(UP_MARK if vote else DOWN_MARK, end="")
-
-
-def with_assessment(info: TraceInfo, assessment: Assessment) -> TraceInfo:
-    """`info` as it is after the vote: the list can show it before the next poll."""
-    return replace(info, assessments=(*info.assessments, assessment))
 
 
 @dataclass(frozen=True, slots=True)

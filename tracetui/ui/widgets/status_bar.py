@@ -7,9 +7,11 @@ experiment names come from outside and are never parsed as markup.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, tzinfo
 
 from rich.text import Text
+from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -50,6 +52,21 @@ def short_server(description: str) -> str:
     return host
 
 
+# The viewer's reactives the first line shows: theirs -> ours.
+WATCHED = {
+    "server": "server",
+    "experiment_name": "experiment",
+    "connection": "connection",
+    "retry_in_s": "retry_in_s",
+    "problem": "problem",
+    "trace_count": "trace_count",
+    "last_poll": "last_poll",
+    "follow": "follow",
+    "paused": "paused",
+    "filter_string": "filter_string",
+}
+
+
 class StatusBar(Static):
     """Two lines: what the app is connected to and how it is doing, then the latest sentence."""
 
@@ -75,6 +92,7 @@ class StatusBar(Static):
         super().__init__(id=id)
         self.tz = tz
         self._last_poll: datetime | None = None
+        self._sentence_key: str | None = None
 
     @property
     def last_poll(self) -> datetime | None:
@@ -99,10 +117,24 @@ class StatusBar(Static):
         fmt = "%H:%M" if self.connection == CONNECTED else "%H:%M:%S"
         self.polled_text = self._last_poll.astimezone(self.tz).strftime(fmt)
 
-    def say(self, sentence: str, *, error: bool = False) -> None:
-        """Show one sentence for a person on the second line."""
+    def say(
+        self, sentence: str, *, error: bool = False, key: str | None = None, refresh: bool = False
+    ) -> None:
+        """Show one sentence for a person on the second line.
+
+        `key` names a sentence that may be updated later; `refresh` updates it only while
+        it is still the one shown (a count kept true must not cover a newer sentence).
+        """
+        if refresh and (key is None or key != self._sentence_key):
+            return
         self.sentence = sentence
         self.sentence_is_error = error
+        self._sentence_key = key
+
+    def show_state_of(self, source: DOMNode) -> None:
+        """Bind the first line to `source`'s reactives (the trace viewer's), so it never needs setting."""
+        for theirs, mine in WATCHED.items():
+            self.watch(source, theirs, functools.partial(setattr, self, mine))
 
     def render(self) -> Text:
         line = self._first_line()

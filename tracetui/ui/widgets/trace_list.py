@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from tracetui.tracking.feedback import current_feedback, thumbs
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TraceInfo
 from tracetui.tracking.summaries import SummaryCache, TraceSummary, list_name, model_label
-from tracetui.ui.screens.feedback import feedback_mark
 from tracetui.visible import one_line
 
 NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
@@ -47,6 +47,18 @@ class TimeCell(Text):
         super().__init__(text, no_wrap=True, end="")
         # Ties (same millisecond) broken by id so the order never flips between polls.
         self.sort_key = (request_time_ms, trace_id)
+
+
+UP_MARK = "👍"
+DOWN_MARK = "👎"
+
+
+def feedback_mark(info: TraceInfo) -> Text:
+    """👍 / 👎 for the vote in force on the trace, empty without one (a 2-cell column)."""
+    vote = thumbs(current_feedback(info))
+    if vote is None:
+        return Text("", end="")
+    return Text(UP_MARK if vote else DOWN_MARK, end="")
 
 
 def format_time(request_time_ms: int, tz: tzinfo | None, now: datetime) -> str:
@@ -183,6 +195,9 @@ class TraceList(DataTable):
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
             self.post_message(self.Scrolled())
+
+    def on_resize(self) -> None:
+        self.post_message(self.Scrolled())  # more rows on screen (or the first time it has a size)
 
     # -- queries -----------------------------------------------------------------------------
 

@@ -6,10 +6,20 @@ No Textual here: plain async functions over a TrackingClient, run from the app's
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from tracetui.tracking.models import Experiment
-from tracetui.ui.messages import ExperimentSummary
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentSummary:
+    """One experiment with its trace count, for the experiment switcher."""
+
+    experiment: Experiment
+    trace_count: int | None  # None when counting failed
+    count_is_lower_bound: bool = False  # True when counting stopped at a cap ("1000+")
+
 
 COUNT_CAP = 1000  # counting beyond this pages through too much; show "1000+"
 _PAGE = 500  # the server's largest page

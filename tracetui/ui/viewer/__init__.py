@@ -1,0 +1,1 @@
+"""The right column: live trace list, span tree and span detail."""
