@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.worker import Worker, WorkerState
 
+from tracetui.tracking.compat import UnsupportedServer
 from tracetui.tracking.errors import InvalidFilter, TraceNotReady, TrackingError
 from tracetui.ui.experiment_queries import experiment_with_newest_trace
 from tracetui.ui.messages import (
@@ -328,6 +329,10 @@ class LiveListing(_Base):
             return
         sentence = sentence_for(worker.error) if worker.error is not None else "A background task failed."
         self.status.say(sentence, error=True)
+        if isinstance(worker.error, UnsupportedServer):
+            # Not MLflow, or an MLflow without traces: no retry can change that.
+            self.status.retry_in_s = None
+            return
         if worker.group == "poll" or worker.group == "experiment":
             self.poll_failures += 1
             delay_s = min(MAX_RETRY_S, self.poll_interval_s * 2**self.poll_failures)
