@@ -50,6 +50,8 @@ class ServerCapabilities:
     v3_start: bool = True  # POST /api/3.0/mlflow/traces (StartTraceV3)
     assessments: bool = True  # /api/3.0/mlflow/traces/{id}/assessments
     span_kind: bool = True  # `mlflow traces get` of this version prints each span's "kind"
+    metadata_filters: bool = True  # the search filter knows `metadata.x IS NOT NULL` (3.5.1's not)
+    span_links: bool = True  # … and each span's "links" (3.5.1's does not)
 
     @property
     def version_text(self) -> str:
@@ -84,6 +86,18 @@ def capabilities_for(version: tuple[int, int, int]) -> ServerCapabilities:
         v3_start=v3,
         assessments=v3,
         span_kind=version >= (3, 18, 0),
+        span_links=version >= (3, 10, 0),
+        metadata_filters=version >= (3, 10, 0),
+    )
+
+
+def unsupported_version(version: tuple[int, int, int], url: str) -> str | None:
+    """The sentence for a server too old to have traces (MLflow before 2.14), else None."""
+    if version >= (2, 14, 0):
+        return None
+    return (
+        f"The MLflow server at {url} is version {'.'.join(map(str, version))}, older than 2.14, "
+        "and has no traces; upgrade it to 2.14 or later."
     )
 
 
@@ -122,11 +136,9 @@ async def detect(client: TrackingClient) -> ServerCapabilities:
         if not probe.is_success:
             client.raise_for_answer(probe, "list experiments")
         return NEWEST
-    if version < (2, 14, 0):
-        raise UnsupportedServer(
-            f"The MLflow server at {client.base_url} is version {'.'.join(map(str, version))}, "
-            "older than 2.14, and has no traces; upgrade it to 2.14 or later."
-        )
+    too_old = unsupported_version(version, client.base_url)
+    if too_old:
+        raise UnsupportedServer(too_old)
     capabilities = capabilities_for(version)
     if (3, 2, 0) <= version < (3, 5, 0):
         v3_search = not await _probe_missing(

@@ -138,7 +138,12 @@ def _span_document(
 async def mlflow_cli_document(client: TrackingClient, trace_id: str) -> dict[str, Any]:
     """What the server's own version of `mlflow traces get --trace-id` prints for a trace."""
     document = await client.get_trace_json(trace_id)
-    return to_mlflow_cli_document(document, span_kind=(await client.capabilities()).span_kind)
+    capabilities = await client.capabilities()
+    printed = to_mlflow_cli_document(document, span_kind=capabilities.span_kind)
+    if not capabilities.span_links:
+        for span in printed["data"]["spans"]:
+            del span["links"]
+    return printed
 
 
 def to_mlflow_cli_document(get_trace_response: dict[str, Any], *, span_kind: bool = False) -> dict[str, Any]:

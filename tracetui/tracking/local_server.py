@@ -116,8 +116,12 @@ class LocalMlflowServer:
         try:
             self._guard = subprocess.Popen(
                 [
-                    sys.executable, "-m", "tracetui.tracking.server_guard",
-                    str(DEFAULT_STOP_GRACE_S), "--", *self.command(),
+                    sys.executable,
+                    "-m",
+                    "tracetui.tracking.server_guard",
+                    str(DEFAULT_STOP_GRACE_S),
+                    "--",
+                    *self.command(),
                 ],  # fmt: skip
                 stdin=subprocess.PIPE,
                 stdout=log,
@@ -142,8 +146,7 @@ class LocalMlflowServer:
             if waited > timeout_s:
                 self.stop()
                 raise LocalServerError(
-                    f"The local MLflow server did not answer within {timeout_s:.0f} s; "
-                    f"see {self.log_path}."
+                    f"The local MLflow server did not answer within {timeout_s:.0f} s; see {self.log_path}."
                 )
             if on_wait is not None:
                 on_wait(waited)
