@@ -128,13 +128,12 @@ async def detect(client: TrackingClient) -> ServerCapabilities:
         probe = await client.raw_request(
             "GET", "/api/2.0/mlflow/experiments/search", params={"max_results": 1}
         )
-        if probe.status_code == 404 or not _is_json_object(probe):
+        if probe.status_code == 404:
             raise UnsupportedServer(
                 f"{client.base_url} is not an MLflow tracking server (no MLflow API answers there); "
                 "check MLFLOW_TRACKING_URI."
             )
-        if not probe.is_success:
-            client.raise_for_answer(probe, "list experiments")
+        # Anything else (an error, a proxy's page) is said by the request that needs the API.
         return NEWEST
     too_old = unsupported_version(version, client.base_url)
     if too_old:
@@ -167,10 +166,3 @@ def _replace(capabilities: ServerCapabilities, **changes: bool) -> ServerCapabil
     from dataclasses import replace
 
     return replace(capabilities, **changes)
-
-
-def _is_json_object(response: Any) -> bool:
-    try:
-        return isinstance(response.json(), dict)
-    except ValueError:
-        return False
