@@ -123,7 +123,12 @@ def at_least(world: World, *version: int) -> bool:
 
 
 def cli(world: World, *args: str) -> Any:
-    env = {"MLFLOW_TRACKING_URI": world.url, "MLFLOW_EXPERIMENT_NAME": EXPERIMENT}
+    # Other tests' in-process mlflow.set_experiment leaves MLFLOW_EXPERIMENT_ID set: unset it.
+    env = {
+        "MLFLOW_TRACKING_URI": world.url,
+        "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+        "MLFLOW_EXPERIMENT_ID": None,
+    }
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
