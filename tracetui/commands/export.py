@@ -44,14 +44,14 @@ def write_text_file(path: str, text: str) -> None:
 )
 def export_command(tracking_uri: str | None, experiment: str | None, trace_id: str, output: str) -> None:
     """Save a trace as MLflow JSON (the document `mlflow traces get --trace-id` prints)."""
-    from tracetui.tracking.export import to_mlflow_cli_document
+    from tracetui.tracking.export import mlflow_cli_document
 
     target = target_from(tracking_uri, experiment)
 
     async def fetch(client: TrackingClient, backend: Backend) -> dict[str, Any]:
-        return await client.get_trace_json(trace_id)
+        return await mlflow_cli_document(client, trace_id)
 
-    document = to_mlflow_cli_document(run_with_client(target, fetch))
+    document = run_with_client(target, fetch)
     # ASCII-only JSON: the file is safe to `cat` even when the trace holds escape sequences.
     write_text_file(output, json.dumps(document, ensure_ascii=True, indent=2) + "\n")
     if output != "-":

@@ -293,12 +293,12 @@ def show_command(
     target = target_from(tracking_uri, experiment)
 
     if as_json:
-        from tracetui.tracking.export import to_mlflow_cli_document
+        from tracetui.tracking.export import mlflow_cli_document
 
         async def fetch_json(client: TrackingClient, backend: Backend) -> dict[str, Any]:
-            return await client.get_trace_json(trace_id)
+            return await mlflow_cli_document(client, trace_id)
 
-        click.echo(dump_json(to_mlflow_cli_document(run_with_client(target, fetch_json))))
+        click.echo(dump_json(run_with_client(target, fetch_json)))
         return
 
     async def fetch(client: TrackingClient, backend: Backend) -> Trace:

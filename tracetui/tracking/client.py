@@ -42,6 +42,8 @@ from typing import Any
 import httpx
 
 from tracetui.config import TrackingSettings
+from tracetui.tracking import legacy
+from tracetui.tracking.compat import ServerCapabilities, detect
 from tracetui.tracking.decode import (
     decode_experiment,
     decode_trace,
@@ -70,6 +72,11 @@ GET_TRACE_PATH = "/api/3.0/mlflow/traces/get"
 SEARCH_EXPERIMENTS_PATH = "/api/2.0/mlflow/experiments/search"
 GET_EXPERIMENT_PATH = "/api/2.0/mlflow/experiments/get"
 GET_EXPERIMENT_BY_NAME_PATH = "/api/2.0/mlflow/experiments/get-by-name"
+# Servers before 3.5 (see compat.py): v2 search, info by id, spans in the trace's artifact.
+SEARCH_TRACES_V2_PATH = "/api/2.0/mlflow/traces"
+TRACE_INFO_V2_PATH = "/api/2.0/mlflow/traces/{trace_id}/info"
+TRACE_INFO_V3_PATH = "/api/3.0/mlflow/traces/{trace_id}"
+TRACE_ARTIFACT_PATH = "/ajax-api/2.0/mlflow/get-trace-artifact"
 
 MAX_TRACE_PAGE = 500  # the server rejects max_results above this with 400
 EXPERIMENT_PAGE = 1000
@@ -157,6 +164,8 @@ class TrackingClient:
             verify = _tls_context(settings)
         except TlsError as error:
             verify, self._setup_error = True, error
+        self._capabilities: ServerCapabilities | None = None
+        self._capabilities_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=self._raw_base_url,
             headers=headers,
@@ -388,6 +397,27 @@ class TrackingClient:
             body = self._parse(response, "report its health")
             raise self._status_error(response, body, "report its health", None, False)
 
+    async def raw_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, its answer as it came (any status); transport failures are TrackingErrors."""
+        self._check_setup()
+        try:
+            return await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise self._transport_error(error) from None
+
+    def raise_for_answer(self, response: httpx.Response, what: str) -> None:
+        """Raises the TrackingError for an unsuccessful `response` (e.g. 401, 500)."""
+        if not response.is_success:
+            body = self._parse(response, what)
+            raise self._status_error(response, body, what, None, False)
+
+    async def capabilities(self) -> ServerCapabilities:
+        """What this server's trace API can do, asked once per client (see compat.py)."""
+        async with self._capabilities_lock:
+            if self._capabilities is None:
+                self._capabilities = await detect(self)
+            return self._capabilities
+
     async def list_experiments(self) -> list[Experiment]:
         experiments: list[Experiment] = []
         page_token: str | None = None
@@ -466,6 +496,8 @@ class TrackingClient:
             "max_results": max(1, min(int(max_results), MAX_TRACE_PAGE)),
             "order_by": list(order_by),
         }
+        if not (await self.capabilities()).v3_search:
+            return await self._search_traces_v2(body, filter_string, page_token)
         if filter_string:
             body["filter"] = filter_string
         if page_token:
@@ -474,6 +506,24 @@ class TrackingClient:
             "POST", SEARCH_TRACES_PATH, json_body=body, what="search traces", search=True
         )
         return decode_trace_page(response)
+
+    async def _search_traces_v2(
+        self, body: dict[str, Any], filter_string: str | None, page_token: str | None
+    ) -> TracePage:
+        params: list[tuple[str, Any]] = [
+            ("experiment_ids", location["mlflow_experiment"]["experiment_id"])
+            for location in body["locations"]
+        ]
+        params += [("max_results", body["max_results"])]
+        params += [("order_by", order) for order in body["order_by"]]
+        if filter_string:
+            params.append(("filter", filter_string))
+        if page_token:
+            params.append(("page_token", page_token))
+        response = await self.request_json(
+            "GET", SEARCH_TRACES_V2_PATH, params=params, what="search traces", search=True
+        )
+        return decode_trace_page(legacy.trace_page_v3(response))
 
     async def iter_trace_infos(
         self,
@@ -527,6 +577,9 @@ class TrackingClient:
     async def _get_trace_body(
         self, trace_id: str, allow_partial: bool, large_then: Callable[[dict[str, Any]], Any] | None = None
     ) -> Any:
+        if (await self.capabilities()).spans_from_artifact:
+            body = await self._artifact_trace_body(trace_id, allow_partial)
+            return body if large_then is None or len(body["trace"]["spans"]) <= 500 else large_then(body)
         params = {"trace_id": trace_id}
         if allow_partial:
             params["allow_partial"] = "true"
@@ -538,6 +591,52 @@ class TrackingClient:
             not_found=self._trace_not_found(trace_id),
             large_then=large_then,
         )
+
+    async def trace_info_json(self, trace_id: str) -> dict[str, Any]:
+        """One trace's v3 `trace_info` without its spans, on any server version."""
+        capabilities = await self.capabilities()
+        if capabilities.v3_info:
+            body = await self.request_json(
+                "GET",
+                TRACE_INFO_V3_PATH.format(trace_id=trace_id),
+                what=f"read trace {trace_id}",
+                not_found=self._trace_not_found(trace_id),
+            )
+            info = (body.get("trace") or {}).get("trace_info")
+        else:
+            body = await self.request_json(
+                "GET",
+                TRACE_INFO_V2_PATH.format(trace_id=trace_id),
+                what=f"read trace {trace_id}",
+                not_found=self._trace_not_found(trace_id),
+            )
+            info = legacy.trace_info_v3(body["trace_info"]) if "trace_info" in body else None
+        if not isinstance(info, dict):
+            raise BadResponse(
+                f"The MLflow tracking server at {self._base_url} answered without the trace {trace_id}."
+            )
+        return info
+
+    async def _artifact_trace_body(self, trace_id: str, allow_partial: bool) -> dict[str, Any]:
+        """Info and artifact spans as one `/traces/get`-shaped document (servers before 3.10)."""
+        info = await self.trace_info_json(trace_id)
+        response = await self.raw_request("GET", TRACE_ARTIFACT_PATH, params={"request_id": trace_id})
+        if response.is_success:
+            spans = await asyncio.to_thread(legacy.artifact_spans, response.content)
+        elif response.status_code < 500 and response.status_code not in (401, 403):
+            # A 2.x trace gets its artifact when it ends; until then it has none.
+            if not allow_partial and info.get("state") != "IN_PROGRESS":
+                body = self._parse(response, f"read trace {trace_id}")
+                raise self._status_error(response, body, f"read trace {trace_id}", None, False)
+            if not allow_partial:
+                raise TraceNotReady(
+                    f"Trace {trace_id} is still running on {self._base_url}; try again in a few seconds."
+                )
+            spans = []
+        else:
+            self.raise_for_answer(response, f"read trace {trace_id}")
+            spans = []
+        return legacy.trace_document(info, spans)
 
     async def get_trace_json(self, trace_id: str, *, allow_partial: bool = False) -> dict[str, Any]:
         """The raw `{"trace": {"trace_info": …, "spans": […]}}` document."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracetui.tracking.decode import (
     b64_to_hex,
@@ -27,9 +27,14 @@ from tracetui.tracking.decode import (
     parse_duration_ms,
 )
 from tracetui.tracking.errors import BadResponse
+from tracetui.tracking.legacy import ARTIFACT_SPANS
 from tracetui.tracking.models import Span
 
+if TYPE_CHECKING:
+    from tracetui.tracking.client import TrackingClient
+
 _REQUEST_ID_KEY = "mlflow.traceRequestId"
+_NO_KIND = "SPAN_KIND_UNSPECIFIED"
 _STATUS_NAMES = {
     "STATUS_CODE_OK": "STATUS_CODE_OK",
     "STATUS_CODE_ERROR": "STATUS_CODE_ERROR",
@@ -76,12 +81,15 @@ def _info_document(info: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
-    request_id = "tr-" + decoded.trace_id
+def _span_document(
+    span: dict[str, Any], decoded: Span, span_kind: bool, from_artifact: bool
+) -> dict[str, Any]:
     # decode_trace already turned the attribute lists into values; reuse them rather than decode twice.
     attributes = {key: _dump_attribute(value) for key, value in decoded.attributes.items()}
-    # MLflow re-derives the request id from the OTLP trace id instead of trusting the attribute.
-    attributes[_REQUEST_ID_KEY] = _dump_attribute(request_id)
+    if not from_artifact:
+        # MLflow re-derives the request id from the OTLP trace id instead of trusting the attribute
+        # (spans read from an artifact keep theirs: a 2.x trace id is not "tr-" + the OTLP id).
+        attributes[_REQUEST_ID_KEY] = _dump_attribute("tr-" + decoded.trace_id)
     status = span.get("status") or {}
     links = []
     for link in span.get("links") or []:
@@ -96,7 +104,7 @@ def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
                 "attributes": link_attributes or None,
             }
         )
-    return {
+    document = {
         # MLflow re-encodes the ids from bytes, so write them in canonical base64 too.
         "trace_id": hex_to_b64(decoded.trace_id),
         "span_id": hex_to_b64(decoded.span_id),
@@ -119,16 +127,37 @@ def _span_document(span: dict[str, Any], decoded: Span) -> dict[str, Any]:
         "attributes": attributes,
         "links": links,
     }
+    if span_kind:
+        # MLflow 3.18's `mlflow traces get` prints each span's kind (an OTel SDK span is INTERNAL
+        # unless it says otherwise).
+        kind = span.get("kind")
+        document["kind"] = kind if isinstance(kind, str) and kind != _NO_KIND else "SPAN_KIND_INTERNAL"
+    return document
 
 
-def to_mlflow_cli_document(get_trace_response: dict[str, Any]) -> dict[str, Any]:
-    """`GET /api/3.0/mlflow/traces/get` JSON -> what `mlflow traces get --trace-id` prints."""
+async def mlflow_cli_document(client: TrackingClient, trace_id: str) -> dict[str, Any]:
+    """What the server's own version of `mlflow traces get --trace-id` prints for a trace."""
+    document = await client.get_trace_json(trace_id)
+    capabilities = await client.capabilities()
+    printed = to_mlflow_cli_document(document, span_kind=capabilities.span_kind)
+    if not capabilities.span_links:
+        for span in printed["data"]["spans"]:
+            del span["links"]
+    return printed
+
+
+def to_mlflow_cli_document(get_trace_response: dict[str, Any], *, span_kind: bool = False) -> dict[str, Any]:
+    """`GET /api/3.0/mlflow/traces/get` JSON -> what `mlflow traces get --trace-id` prints.
+
+    `span_kind`: add each span's "kind", as MLflow 3.18 and later print it.
+    """
     # Decoding first validates the whole document and gives one clear error if it is broken.
     decoded = decode_trace(get_trace_response)
     trace = get_trace_response["trace"]
+    from_artifact = ARTIFACT_SPANS in get_trace_response
     try:
         spans = [
-            _span_document(span, decoded_span)
+            _span_document(span, decoded_span, span_kind, from_artifact)
             for span, decoded_span in zip(trace.get("spans") or [], decoded.spans, strict=True)
         ]
         return {"info": _info_document(trace["trace_info"]), "data": {"spans": spans}}

@@ -21,6 +21,7 @@ import getpass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from tracetui.tracking.compat import UnsupportedServer
 from tracetui.tracking.decode import decode_assessment, decode_trace_info
 from tracetui.tracking.errors import BadResponse, TraceNotFound, TrackingError
 from tracetui.tracking.models import Assessment, TraceInfo
@@ -75,19 +76,17 @@ def _path(template: str, trace_id: str) -> str:
 
 async def get_trace_info(client: TrackingClient, trace_id: str) -> TraceInfo:
     """The trace's info with its assessments, without its spans (one small request)."""
-    base = client.base_url
+    return decode_trace_info(await client.trace_info_json(trace_id))
 
-    def not_found(_message: str) -> TrackingError:
-        return TraceNotFound(f"No trace {trace_id} on {base}; it may have been deleted.")
 
-    body = await client.request_json(
-        "GET", _path(TRACE_PATH, trace_id), what=f"read trace {trace_id}", not_found=not_found
-    )
-    trace = body.get("trace")
-    info = trace.get("trace_info") if isinstance(trace, dict) else None
-    if not isinstance(info, dict):
-        raise BadResponse(f"The MLflow tracking server at {base} answered without the trace {trace_id}.")
-    return decode_trace_info(info)
+async def require_assessments(client: TrackingClient) -> None:
+    """Raises UnsupportedServer, with a sentence, when the server has no assessments API."""
+    capabilities = await client.capabilities()
+    if not capabilities.assessments:
+        raise UnsupportedServer(
+            f"The MLflow server at {client.base_url} (version {capabilities.version_text}) is too old "
+            "for feedback: assessments need MLflow 3.5 or later."
+        )
 
 
 async def log_feedback(
@@ -105,6 +104,7 @@ async def log_feedback(
     `overrides` is the assessment id of the vote this one replaces (see
     `current_feedback`); the UI has the trace info at hand and passes it.
     """
+    await require_assessments(client)
     source = source_id or default_source_id()
     assessment: dict[str, Any] = {
         "assessment_name": name,

@@ -26,6 +26,13 @@ How new traces are found (facts of MLflow 3.17's server):
   window. Known in-progress traces are re-read by id every poll, and a
   `status = 'IN_PROGRESS'` query runs on the first and every Nth poll to
   discover others. An idle poll with nothing in progress is one request.
+
+Servers before 3.10 have no `end_time_ms` filter key (3.5 answers "Invalid attribute
+key 'end_time_ms'"; see compat.py). There each poll asks for traces that STARTED at
+or after the same bound, which finds every trace shorter than half the overlap; a
+trace that ran longer is found by a second query on the Nth poll, for traces of at
+least that duration started within LONG_LOOKBACK_MS (a day). Only a trace that ran
+for more than a day without ever being seen in progress can be missed there.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from tracetui.tracking.models import STATE_IN_PROGRESS, TraceInfo, TracePage
 DEFAULT_OVERLAP_MS = 60_000
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_IN_PROGRESS_EVERY = 10
+LONG_LOOKBACK_MS = 24 * 3600 * 1000
 IDS_PER_QUERY = 100  # trace ids per `request_id IN (…)` filter, to keep the filter short
 _ORDER = ("timestamp_ms DESC",)
 
@@ -71,6 +79,14 @@ def _end_ms(info: TraceInfo) -> int:
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def _has_end_time_filter(client: TraceSearcher) -> bool:
+    """Whether the server's search knows `trace.end_time_ms` (a client without `capabilities`: yes)."""
+    capabilities = getattr(client, "capabilities", None)
+    if capabilities is None:
+        return True
+    return bool((await capabilities()).end_time_filter)
 
 
 class LiveTraceList:
@@ -158,9 +174,18 @@ class LiveTraceList:
         requests = 0
         if self._cursor_ms is None:
             requests += await self._collect(client, self.filter_string, found, limit=self.initial_limit)
-        else:
+        elif await _has_end_time_filter(client):
             since = self._cursor_ms - self.overlap_ms
             requests += await self._collect(client, self._filter(f"trace.end_time_ms >= {since}"), found)
+        else:
+            since = self._cursor_ms - self.overlap_ms
+            requests += await self._collect(client, self._filter(f"trace.timestamp_ms >= {since}"), found)
+            if self._polls % self.in_progress_every == 0:
+                long_clause = (
+                    f"trace.execution_time_ms >= {self.overlap_ms // 2} AND "
+                    f"trace.timestamp_ms >= {since - LONG_LOOKBACK_MS}"
+                )
+                requests += await self._collect(client, self._filter(long_clause), found)
 
         seen = {info.trace_id for info in found}
         unresolved = [

@@ -87,13 +87,17 @@ async def list_sessions(
     client: TrackingClient, experiment_id: str, *, max_traces: int = DEFAULT_SCAN
 ) -> list[SessionSummary]:
     """The sessions among the newest `max_traces` traces that have one, most recent first."""
-    infos = [
+    return group_sessions(await _session_infos(client, experiment_id, max_traces))
+
+
+async def _session_infos(client: TrackingClient, experiment_id: str, limit: int | None) -> list[TraceInfo]:
+    """The newest traces with a session; older servers have no `IS NOT NULL`: all, then kept here."""
+    filter_string = HAS_SESSION_FILTER if (await client.capabilities()).metadata_filters else None
+    return [
         info
-        async for info in client.iter_trace_infos(
-            [experiment_id], filter_string=HAS_SESSION_FILTER, limit=max_traces
-        )
+        async for info in client.iter_trace_infos([experiment_id], filter_string=filter_string, limit=limit)
+        if info.session_id
     ]
-    return group_sessions(infos)
 
 
 async def session_trace_infos(
@@ -101,6 +105,14 @@ async def session_trace_infos(
 ) -> list[TraceInfo]:
     """The session's traces in time order, oldest first; [] for an unknown session."""
     exact = session_filter(session_id)
+    if not (await client.capabilities()).metadata_filters:
+        infos = [
+            info
+            for info in await _session_infos(client, experiment_id, None)
+            if info.session_id == session_id
+        ]
+        infos.sort(key=lambda info: info.request_time_ms)
+        return infos[:limit]
     infos = [
         info
         async for info in client.iter_trace_infos(

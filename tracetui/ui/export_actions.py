@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tracetui.files import NotWritten, write_text_file
 from tracetui.tracking.errors import TrackingError
-from tracetui.tracking.export import to_mlflow_cli_document
+from tracetui.tracking.export import mlflow_cli_document
 from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import session_markdown
 from tracetui.ui.clipboard import cache_dir
@@ -80,7 +80,7 @@ async def export_trace_json(
     """The trace as the JSON `mlflow traces get --trace-id` prints, in trace-<id>.json."""
     what = f"trace {one_line(trace_id, 40)}"
     try:
-        document = to_mlflow_cli_document(await client.get_trace_json(trace_id))
+        document = await mlflow_cli_document(client, trace_id)
     except TrackingError as error:
         return Exported(False, str(error))
     # ASCII-only JSON, as the CLI writes it: safe to `cat` even when the trace holds escapes.

@@ -15,6 +15,7 @@ from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tracetui.tracking.compat import UnsupportedServer
 from tracetui.tracking.errors import (
     AuthenticationFailed,
     ExperimentNotFound,
@@ -39,6 +40,7 @@ def problem_label(error: BaseException) -> str:
         (PermissionDenied, "access denied"),
         (TlsError, "certificate not trusted"),
         (NoTrackingApi, "no MLflow API"),
+        (UnsupportedServer, "no trace API"),
         (ExperimentNotFound, "no such experiment"),
     )
     return next((label for kind, label in labels if isinstance(error, kind)), "stopped")
