@@ -21,10 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from fake_ollama import FakeOllama
 from mlflow_versions import VERSIONS, MlflowVersion, ensure_venvs
 
+from tracetui.chat.session import ChatSession
+from tracetui.chat.trace_writer import TurnTracer
 from tracetui.cli import main
 from tracetui.config import TrackingSettings
 from tracetui.tracking.client import TrackingClient
@@ -32,6 +36,8 @@ from tracetui.tracking.compat import UnsupportedServer
 from tracetui.tracking.feedback import get_trace_info, log_feedback
 from tracetui.tracking.live import LiveTraceList
 from tracetui.tracking.local_server import LocalMlflowServer
+
+pytest_plugins = ["fake_ollama"]
 
 HERE = Path(__file__).parent
 EXPERIMENT = "versions"
@@ -254,6 +260,165 @@ def test_show_json_is_what_that_versions_mlflow_traces_get_prints(world: World) 
 def test_sessions_list_works(world: World) -> None:
     done = cli(world, "sessions", "list")
     assert done.exit_code == 0, done.output
+
+
+# --- the chat writes into every version ---------------------------------------------------------------
+
+MODEL = "ollama_chat/qwen2.5"
+
+
+def chat_turn(world: World, fake_ollama: FakeOllama, answer: str) -> Any:
+    """One chat turn over real litellm to the fake Ollama, traced into `world`'s server."""
+    tracer = TurnTracer(TrackingSettings(tracking_uri=world.url), EXPERIMENT)
+    fake_ollama.script(answer)
+    try:
+        result = asyncio.run(ChatSession(model=MODEL, ollama_url=fake_ollama.url, tracer=tracer).ask("Hi?"))
+    finally:
+        tracer.close()
+    assert result.traced, result.not_traced_reason
+    return result
+
+
+def four_hops(fake_ollama: FakeOllama, model: str = "qwen2.5:latest") -> list[str]:
+    return [
+        "chat_turn",
+        "litellm-acompletion",
+        f"Ollama {fake_ollama.url.removeprefix('http://')}",
+        model,
+    ]
+
+
+def test_the_chat_traces_its_turns_into_every_version(world: World, fake_ollama: FakeOllama) -> None:
+    result = chat_turn(world, fake_ollama, "Traced on every server.")
+    trace_id = result.trace_id
+    assert trace_id.startswith("tr-") == at_least(world, 3, 5)  # the server's own id form
+
+    tree = cli(world, "traces", "show", trace_id, "--tree")
+    assert tree.exit_code == 0, tree.output
+    for hop in four_hops(fake_ollama):
+        assert hop in tree.output, (hop, tree.output)
+    assert "chat_turn (CHAIN)" in tree.output and "litellm-acompletion (LLM)" in tree.output
+
+    async def read() -> Any:
+        async with client_for(world) as client:
+            return await client.get_trace(trace_id)
+
+    from tracetui.tracking.call_path import call_path
+
+    trace = asyncio.run(read())
+    assert call_path(trace) == four_hops(fake_ollama)
+    assert trace.info.state == "OK" and trace.info.name == "chat_turn"
+    assert trace.info.session_id and trace.info.token_usage is not None
+
+    listed = cli(world, "traces", "list", "--json", "--max", "100")
+    rows = {row["trace_id"]: row for row in json.loads(listed.output)["traces"]}
+    assert rows[trace_id]["name"] == "chat_turn" and rows[trace_id]["state"] == "OK"
+
+    # That version's own client reads the trace too (2.x's refuses spans in 3.x's schema).
+    theirs = their_client_reads(world, trace_id)
+    assert [name for name in theirs["spans"] if name != "load litellm"] == four_hops(fake_ollama)
+    assert theirs["session"] == trace.info.session_id and theirs["status"] == "OK"
+
+
+THEIR_GET_TRACE = """
+import json, sys, mlflow
+trace = mlflow.MlflowClient(sys.argv[1]).get_trace(sys.argv[2])
+metadata = getattr(trace.info, "trace_metadata", None) or trace.info.request_metadata
+status = getattr(trace.info, "state", None) or trace.info.status
+print(json.dumps({
+    "spans": [span.name for span in trace.data.spans],
+    "session": metadata.get("mlflow.trace.session"),
+    "status": getattr(status, "value", str(status)),
+}))
+"""
+
+
+def their_client_reads(world: World, trace_id: str) -> dict[str, Any]:
+    """What `MlflowClient.get_trace` of the server's own version makes of a trace."""
+    done = subprocess.run(
+        [str(world.version.python), "-c", THEIR_GET_TRACE, world.url, trace_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": world.url},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _traces_of_turn(world: World, turn_id: str) -> list[str]:
+    """The ids of the traces the server holds for one turn (on 2.x/3.1, by its tracetui.turn_id tag)."""
+    experiment = httpx.get(
+        f"{world.url}/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": EXPERIMENT}
+    ).json()["experiment"]["experiment_id"]
+    if at_least(world, 3, 5):
+        body = {
+            "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment}}]
+        }
+        found = httpx.post(f"{world.url}/api/3.0/mlflow/traces/search", json={**body, "max_results": 500})
+        return [t["trace_id"] for t in found.json().get("traces", []) if t["trace_id"] == turn_id]
+    found = httpx.get(
+        f"{world.url}/api/2.0/mlflow/traces",
+        params={"experiment_ids": experiment, "filter": f"tag.`tracetui.turn_id` = '{turn_id}'"},
+    )
+    assert found.status_code == 200, found.text
+    return [t["request_id"] for t in found.json().get("traces", [])]
+
+
+def test_a_replayed_turn_is_still_one_trace(world: World, fake_ollama: FakeOllama) -> None:
+    # The outbox sends a record again when a write failed half-way: the server must not double it.
+    records: list[Any] = []
+    tracer = TurnTracer(TrackingSettings(tracking_uri=world.url), EXPERIMENT)
+
+    def keep(record: Any) -> str:
+        records.append(record)
+        return tracer(record)
+
+    fake_ollama.script("Written twice, stored once.")
+    try:
+        first = asyncio.run(ChatSession(model=MODEL, ollama_url=fake_ollama.url, tracer=keep).ask("Again?"))
+        again = tracer(records[0])
+    finally:
+        tracer.close()
+    assert first.traced and again == first.trace_id
+    assert _traces_of_turn(world, records[0].trace_id) == [first.trace_id]
+    done = cli(world, "traces", "show", first.trace_id, "--tree")
+    assert done.exit_code == 0 and done.output.count("litellm-acompletion") == 1, done.output
+
+
+async def test_the_dashboard_shows_a_chat_turn_on_2_22(
+    worlds: dict[str, World], fake_ollama: FakeOllama
+) -> None:
+    """The app's own chat traces into a 2.22 server; its list, follow mode and tree show the turn."""
+    from test_app import leave_prompt, tree_trace_id, wait_for
+    from test_app_chat import ask, chat_app
+
+    from tracetui.ui.widgets.span_tree import SpanTree
+
+    world = worlds["2.22.5"]
+    app = chat_app(world.url, EXPERIMENT, fake_ollama.url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(
+            pilot, lambda: world.ids["nested"] in app.viewer.trace_list.infos, "2.22's traces listed"
+        )
+        fake_ollama.script("Shown on a 2.22 server.")
+        answer = await ask(pilot, "Hello 2.22")
+        assert answer.result.traced, answer.result.not_traced_reason
+        turn = answer.result.trace_id
+        assert not turn.startswith("tr-")  # 2.22's own id form
+        await wait_for(pilot, lambda: turn in app.viewer.trace_list.infos, "the turn in the list")
+        assert app.viewer.trace_list.newest_trace_id == turn
+        await wait_for(pilot, lambda: tree_trace_id(app) == turn, "follow mode to open the turn's tree")
+        names = [span.name for span in app.query_one(SpanTree).trace.spans]
+        assert [name for name in names if name != "load litellm"] == four_hops(fake_ollama, "qwen2.5:0.5b")
+        # Moving off the newest turns follow off and opens the older trace's tree, from its artifact.
+        await leave_prompt(pilot)
+        await pilot.press("j")
+        await wait_for(pilot, lambda: tree_trace_id(app) not in (None, turn), "the next trace's tree")
+        assert app.viewer.follow is False
+        await pilot.press("f")
+        await wait_for(pilot, lambda: tree_trace_id(app) == turn, "follow to show the turn again")
 
 
 # --- the live list -----------------------------------------------------------------------------------

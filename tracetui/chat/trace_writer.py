@@ -1,8 +1,12 @@
 """Write a turn's trace to an MLflow tracking server, synchronously, or say why not.
 
-Spans go to `POST /v1/traces` (OTLP protobuf), then the trace info to
-`POST /api/3.0/mlflow/traces`, in the order MLflow's own exporter uses. Each
-write either succeeds or raises `TraceNotLogged` with a sentence, so a turn is
+The writer asks the server once what it can do (tracetui.tracking.compat, as the
+reading side does) and writes the way that version's own client does:
+- 3.5 and later: spans to `POST /v1/traces` (OTLP protobuf), then the trace info to
+  `POST /api/3.0/mlflow/traces`, in the order MLflow's own exporter uses;
+- 2.14-3.4 (no /api/3.0 traces, no OTLP): the v2 trace API plus the spans as the
+  trace's artifact (tracetui.chat.v2_trace_api).
+Each write either succeeds or raises `TraceNotLogged` with a sentence, so a turn is
 never silently lost. `TurnTracer(record) -> trace_id` is the seam an on-disk
 outbox can replay records through (the record keeps its trace id, so a replay
 rewrites the same trace instead of adding one). Everything comes from the
@@ -11,16 +15,26 @@ rewrites the same trace instead of adding one). Everything comes from the
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
+from tracetui.chat import v2_trace_api as v2
 from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
+from tracetui.chat.trace_artifact import (
+    ARTIFACT_LOCATION_TAG,
+    ArtifactNotWritable,
+    spans_document,
+    upload_artifact,
+)
 from tracetui.chat.tracing import build_trace
 from tracetui.config import TrackingSettings
-from tracetui.tracking.errors import redact_url
+from tracetui.tracking.compat import ServerCapabilities
+from tracetui.tracking.errors import TrackingError, redact_url
 
 # Why a write failed, so an outbox knows whether trying again later can help.
 UNREACHABLE = "unreachable"  # no connection, or no answer in time: retry when the server is back
@@ -70,6 +84,7 @@ class TurnTracer:
         self.base_url = str(settings.tracking_uri).rstrip("/")
         self.experiment = experiment
         self._experiment_id: str | None = None
+        self._capabilities: ServerCapabilities | None = None
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
 
@@ -104,24 +119,77 @@ class TurnTracer:
         try:
             response = self._http().request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise TraceNotLogged(
-                f"The MLflow tracking server at {self.shown_url} did not answer in time, "
-                "so this turn was not traced.",
-                UNREACHABLE,
-            ) from exc
+            raise self._unreachable(timed_out=True) from exc
         except httpx.HTTPError as exc:
-            raise TraceNotLogged(
-                f"The MLflow tracking server at {self.shown_url} is not reachable, "
-                "so this turn was not traced.",
-                UNREACHABLE,
-            ) from exc
+            raise self._unreachable(timed_out=False) from exc
         if response.status_code in (401, 403):
+            raise self._credentials_refused(response.status_code)
+        return response
+
+    def _unreachable(self, *, timed_out: bool) -> TraceNotLogged:
+        what = "did not answer in time" if timed_out else "is not reachable"
+        return TraceNotLogged(
+            f"The MLflow tracking server at {self.shown_url} {what}, so this turn was not traced.",
+            UNREACHABLE,
+        )
+
+    def _credentials_refused(self, status_code: int) -> TraceNotLogged:
+        return TraceNotLogged(
+            f"The MLflow tracking server at {self.shown_url} refused the credentials "
+            f"(HTTP {status_code}), so this turn was not traced.",
+            AUTH,
+        )
+
+    def _checked(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        """`_request`, where any answer but a success is a TraceNotLogged naming `what` was refused."""
+        response = self._request(method, path, **kwargs)
+        if not response.is_success:
             raise TraceNotLogged(
-                f"The MLflow tracking server at {self.shown_url} refused the credentials "
-                f"(HTTP {response.status_code}), so this turn was not traced.",
-                AUTH,
+                f"The MLflow tracking server at {self.shown_url} refused {what} "
+                f"(HTTP {response.status_code}{_server_says(response)}), so this turn was not traced.",
+                _kind_of_status(response.status_code),
             )
         return response
+
+    def capabilities(self) -> ServerCapabilities:
+        """What the server's trace API can do, asked once per writer (compat.detect, as readers do)."""
+        with self._lock:
+            if self._capabilities is None:
+                self._capabilities = self._detect()
+            return self._capabilities
+
+    def _detect(self) -> ServerCapabilities:
+        from tracetui.tracking.client import TrackingClient
+        from tracetui.tracking.compat import detect
+
+        async def ask() -> ServerCapabilities:
+            async with TrackingClient(self.settings, self.base_url) as client:
+                return await detect(client)
+
+        # Its own thread: the caller's may be running an event loop (asyncio.run would refuse).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracetui-detect") as pool:
+            try:
+                return pool.submit(asyncio.run, ask()).result()
+            except TrackingError as error:
+                raise self._detection_failed(error) from error
+
+    def _detection_failed(self, error: TrackingError) -> TraceNotLogged:
+        """The reading client's failure as the writer's own sentence and outbox kind."""
+        from tracetui.tracking.errors import (
+            AuthenticationFailed,
+            PermissionDenied,
+            ServerTimeout,
+            ServerUnreachable,
+        )
+
+        if isinstance(error, (ServerUnreachable, ServerTimeout)):
+            return self._unreachable(timed_out=isinstance(error, ServerTimeout))
+        if isinstance(error, (AuthenticationFailed, PermissionDenied)):
+            return self._credentials_refused(401 if isinstance(error, AuthenticationFailed) else 403)
+        return TraceNotLogged(
+            f"{str(error).rstrip('.')}, so this turn was not traced.",
+            SERVER_ERROR if error.retry_helps else REJECTED,
+        )
 
     def experiment_id(self) -> str:
         """The id of the experiment to trace into, created by name if it does not exist yet."""
@@ -167,11 +235,27 @@ class TurnTracer:
 
     def log(self, record: TurnRecord) -> str:
         """Write the turn's trace; return its id, or raise TraceNotLogged."""
+        capabilities = self.capabilities()
         experiment_id = self.experiment_id()
-        trace = build_trace(record, experiment_id)
-        self._log_spans(experiment_id, trace)
-        self._start_trace(trace)
-        return trace.info.trace_id
+        try:
+            if not (capabilities.otlp and capabilities.v3_start):
+                # 2.14-3.4: the v2 trace API and the span artifact, as their own clients write.
+                major = capabilities.version[0] if capabilities.version else 3
+                return v2.write_turn(self._checked, experiment_id, record, major)
+            trace = build_trace(record, experiment_id)
+            self._log_spans(experiment_id, trace)
+            info = self._start_trace(trace)
+            if capabilities.spans_from_artifact:
+                # 3.5-3.9 read a trace's spans from its artifact only, as their clients upload it.
+                location = (info.get("tags") or {}).get(ARTIFACT_LOCATION_TAG)
+                upload_artifact(self._checked, location, spans_document(trace, 3))
+            return trace.info.trace_id
+        except ArtifactNotWritable as error:
+            raise TraceNotLogged(
+                f"The MLflow tracking server at {self.shown_url} {error}, so this turn's spans were not "
+                "traced; run it with --serve-artifacts (MLflow's default) so they go through it.",
+                REJECTED,
+            ) from None
 
     def _log_spans(self, experiment_id: str, trace: Any) -> None:
         from mlflow.tracing.utils.otlp import resource_to_otel_proto
@@ -200,7 +284,8 @@ class TurnTracer:
                 _kind_of_status(response.status_code),
             )
 
-    def _start_trace(self, trace: Any) -> None:
+    def _start_trace(self, trace: Any) -> dict[str, Any]:
+        """StartTraceV3 with the trace's info; the v3 trace info the server answers with."""
         from mlflow.entities import Trace, TraceData
         from mlflow.protos.service_pb2 import StartTraceV3
         from mlflow.utils.proto_json_utils import message_to_json
@@ -218,3 +303,4 @@ class TurnTracer:
                 f"(HTTP {response.status_code}{_server_says(response)}), so this turn was not traced.",
                 _kind_of_status(response.status_code),
             )
+        return (response.json().get("trace") or {}).get("trace_info") or {}
