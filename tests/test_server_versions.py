@@ -387,6 +387,46 @@ def test_a_replayed_turn_is_still_one_trace(world: World, fake_ollama: FakeOllam
     assert done.exit_code == 0 and done.output.count("litellm-acompletion") == 1, done.output
 
 
+def test_a_turn_cut_off_half_way_is_finished_from_the_outbox_not_doubled(
+    world: World, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """A write cut off after the trace started: the outbox's replay finishes that trace, never a second.
+
+    2.x/3.1 choose a trace's id at its start (the replay finds it by its tracetui.turn_id tag);
+    3.5 keeps the turn's own id (the replay rewrites it).
+    """
+    if at_least(world, 3, 10):
+        pytest.skip("3.10 and later read spans from their database: no artifact write to cut off")
+    from fault_servers import FaultServer
+
+    from tracetui.chat.outbox import with_outbox
+
+    failed_puts: list[str] = []
+
+    def drop_first_artifact(method: str, path: str) -> Any:
+        # A proxy failing once between the trace's start and its spans, as a restart would.
+        if method == "PUT" and not failed_puts:
+            failed_puts.append(path)
+            return 502, "text/html", b"<html><body>Bad Gateway</body></html>"
+        return None
+
+    with FaultServer("forward", forward_to=world.url, intercept=drop_first_artifact) as proxy:
+        settings = TrackingSettings(tracking_uri=proxy.url, timeout_s=30)
+        tracer = with_outbox(TurnTracer(settings, EXPERIMENT), tmp_path / "outbox")
+        fake_ollama.script("Cut off once, traced once.")
+        result = asyncio.run(ChatSession(model=MODEL, ollama_url=fake_ollama.url, tracer=tracer).ask("Cut?"))
+        assert result.ok and result.queued and result.waiting == 1, result.not_traced_reason
+        assert "refused the spans (HTTP 502" in result.not_traced_reason
+        turn_id = result.queued_trace_id
+        started = _traces_of_turn(world, turn_id)
+        assert len(started) == 1  # started, without its spans yet
+        assert tuple(tracer.deliver_pending()) == (1, 0)
+    assert failed_puts and _traces_of_turn(world, turn_id) == started
+    tree = cli(world, "traces", "show", started[0], "--tree")
+    assert tree.exit_code == 0, tree.output
+    assert all(hop in tree.output for hop in four_hops(fake_ollama)), tree.output
+
+
 async def test_the_dashboard_shows_a_chat_turn_on_2_22(
     worlds: dict[str, World], fake_ollama: FakeOllama
 ) -> None:

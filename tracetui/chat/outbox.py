@@ -30,8 +30,8 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,9 @@ class Delivery:
     waiting: int
     sentence: str | None = None  # why turns still wait or were set aside; None when all is well
     failure: TraceNotLogged | None = None  # the failure that stopped the run, if one did
-    delivered_ids: tuple[str, ...] = ()  # the trace ids now on the server, in the order sent
+    # Turn id -> the id of its trace now on the server, in the order sent. The two differ on
+    # servers before 3.5, which choose a trace's id themselves (the v2 trace API).
+    delivered_ids: Mapping[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[int]:
         yield self.delivered
@@ -314,12 +316,12 @@ class Outbox:
 
     def _deliver_locked(self, tracer: Tracer) -> Delivery:
         records, sentences = self.pending()
-        delivered_ids: list[str] = []
+        delivered_ids: dict[str, str] = {}
         failure: TraceNotLogged | None = None
         for record in records:
             path = self.folder / f"{record.trace_id}.json"
             try:
-                tracer(record)
+                trace_id = tracer(record)
             except TraceNotLogged as exc:
                 if exc.kind in KEPT:
                     sentences.append(waiting_sentence(exc, self.pending_count()))
@@ -332,13 +334,13 @@ class Outbox:
                 continue
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            delivered_ids.append(record.trace_id)
+            delivered_ids[record.trace_id] = trace_id
         return Delivery(
             len(delivered_ids),
             self.pending_count(),
             " ".join(sentences) or None,
             failure,
-            tuple(delivered_ids),
+            delivered_ids,
         )
 
 
@@ -391,7 +393,7 @@ class OutboxTracer:
         self.outbox = outbox
         self.blocked_by: TraceNotLogged | None = None  # a failure only a person can mend
         self.last_delivery: Delivery | None = None
-        self.delivered_ids: set[str] = set()  # turns that waited here and are traced now
+        self.delivered_ids: dict[str, str] = {}  # turns that waited here and are traced now -> trace id
 
     def __call__(self, record: TurnRecord) -> str:
         if self.outbox.pending_count():
@@ -415,7 +417,7 @@ class OutboxTracer:
         self.blocked_by = None  # a new turn is a new attempt, once
         delivery = self.deliver_pending()
         if record.trace_id in delivery.delivered_ids:
-            return record.trace_id
+            return delivery.delivered_ids[record.trace_id]
         if self.outbox.holds(record.trace_id):
             failure = delivery.failure or TraceNotLogged("The waiting turns could not be sent.", UNREACHABLE)
             raise TraceQueued(waiting_sentence(failure, delivery.waiting), failure.kind, delivery.waiting)

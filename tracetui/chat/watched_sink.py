@@ -156,10 +156,10 @@ class WatchedExperimentSink:
         return Waiting(here, others)
 
     @property
-    def delivered_ids(self) -> set[str]:
-        """Trace ids of turns that waited in an outbox and have been traced since."""
+    def delivered_ids(self) -> dict[str, str]:
+        """Turns that waited in an outbox and have been traced since -> their traces' ids."""
         with self._lock:
-            return set().union(*(tracer.delivered_ids for tracer in self._tracers.values()))
+            return {turn: trace for t in self._tracers.values() for turn, trace in t.delivered_ids.items()}
 
     def deliver_pending(self) -> Delivery:
         """Send the turns waiting for the watched destination. Blocking: call it from a thread."""

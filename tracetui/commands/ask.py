@@ -76,7 +76,7 @@ def ask_command(
     if result.traced:
         click.echo(f"trace: {result.trace_id}", err=True)
         delivery = getattr(session.tracer, "last_delivery", None)
-        earlier = delivery.delivered - (result.trace_id in delivery.delivered_ids) if delivery else 0
+        earlier = delivery.delivered - (result.trace_id in delivery.delivered_ids.values()) if delivery else 0
         if earlier:
             click.echo(f"Also traced {earlier} earlier turn(s) that were waiting.", err=True)
     elif not no_trace and result.not_traced_reason and session.tracer is not None:

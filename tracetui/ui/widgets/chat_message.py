@@ -154,13 +154,16 @@ class AnswerMessage(Vertical, can_focus=True):
         if not result.answer and result.error is not None:
             self.body.display = False
 
-    def mark_traced(self) -> None:
-        """The turn waited in the outbox and is now traced: its footer shows the trace id."""
+    def mark_traced(self, trace_id: str) -> None:
+        """The turn waited in the outbox and is now traced as `trace_id`: its footer shows it.
+
+        (Servers before 3.5 choose the id themselves, so it may differ from `queued_trace_id`.)
+        """
         result = self.result
         if result is None or result.queued_trace_id is None:
             return
         self.result = dataclasses.replace(
-            result, trace_id=result.queued_trace_id, traced=True, queued=False, not_traced_reason=None
+            result, trace_id=trace_id, traced=True, queued=False, not_traced_reason=None
         )
         self.footer.update(Content(footer_text(self.result)))
 

@@ -228,7 +228,7 @@ class ChatPane(Vertical):
             return
         for answer in self.answers:
             if answer.result is not None and answer.result.queued_trace_id in delivered:
-                answer.mark_traced()
+                answer.mark_traced(delivered[answer.result.queued_trace_id])
 
     def watch_answering(self, answering: bool) -> None:
         if self.is_mounted:
