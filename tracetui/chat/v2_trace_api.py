@@ -45,8 +45,8 @@ Request = Callable[..., httpx.Response]
 def write_turn(request: Request, experiment_id: str, record: TurnRecord, server_major: int) -> str:
     """Start the turn's trace (or find it, on a replay), upload its spans, end it; its id.
 
-    Where the spans cannot be written (ArtifactNotWritable), the trace is still ended,
-    as an error, so it does not show as running for ever; the exception is raised after.
+    Where the spans can never be written here (ArtifactNotWritable), the trace is still
+    ended, as an error, so it does not show as running for ever; the exception is raised after.
     """
     schema = {"mlflow.trace_schema.version": "2" if server_major < 3 else "3"}
     info = find_started(request, experiment_id, record.trace_id)
@@ -65,11 +65,13 @@ def write_turn(request: Request, experiment_id: str, record: TurnRecord, server_
             request, tags_of(info).get(ARTIFACT_LOCATION_TAG), spans_document(trace, server_major)
         )
     except ArtifactNotWritable:
-        status = "ERROR"
-        raise
-    finally:
-        end = end_body(request_id, end_ms, status, metadata, tags)
+        end = end_body(request_id, end_ms, "ERROR", metadata, tags)
         request("PATCH", f"{TRACES_PATH}/{request_id}", "the trace's end", json=end)
+        raise
+    # Any other failure leaves the trace running (honestly: it is not written yet) until the
+    # outbox's replay finds it by its tag and finishes it.
+    end = end_body(request_id, end_ms, status, metadata, tags)
+    request("PATCH", f"{TRACES_PATH}/{request_id}", "the trace's end", json=end)
     return request_id
 
 
