@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from textual.app import App, ComposeResult
 
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TokenUsage, TraceInfo
-from tracetui.ui.widgets.trace_list import TraceList, format_duration, format_tokens
+from tracetui.ui.widgets.trace_list import TraceList
 
 NOW = datetime(2026, 1, 15, 14, 35, 20, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -105,13 +105,3 @@ async def test_untrusted_text_is_shown_literally_with_controls_visible() -> None
         assert cell.plain.startswith("[bold red]x[/]")  # markup stays literal
         assert "\x1b" not in cell.plain and "\x07" not in cell.plain and "\u202e" not in cell.plain
         assert cell.spans == []  # no style smuggled in from the text
-
-
-def test_formats() -> None:
-    assert format_duration(None) == "…"
-    assert format_duration(320) == "320ms"
-    assert format_duration(1240) == "1.24s"
-    assert format_duration(123_000) == "2m03s"
-    assert format_duration(3_720_000) == "1h02m"
-    assert format_tokens(info(1)) == "26→14"
-    assert format_tokens(TraceInfo("t", "1", 0, None, STATE_OK, "n")) == ""

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
@@ -66,6 +65,7 @@ from tracetui.tracking.errors import (
 )
 from tracetui.tracking.gc_pause import collection_paused
 from tracetui.tracking.models import Experiment, Trace, TraceInfo, TracePage
+from tracetui.visible import one_line
 
 SEARCH_TRACES_PATH = "/api/3.0/mlflow/traces/search"
 GET_TRACE_PATH = "/api/3.0/mlflow/traces/get"
@@ -93,12 +93,6 @@ _DEFAULT_ORDER = ("timestamp_ms DESC",)
 NotFound = Callable[[str], TrackingError]
 
 
-def _one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Server text squeezed into part of one sentence: one line, bounded, no final period."""
-    text = re.sub(r"\s+", " ", text).strip().rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _causes(error: BaseException) -> list[BaseException]:
     chain = []
     seen: set[int] = set()
@@ -119,7 +113,7 @@ def _tls_context(settings: TrackingSettings) -> ssl.SSLContext | bool:
         except (OSError, ssl.SSLError) as error:
             raise TlsError(
                 f"Cannot load the CA bundle {settings.cert_path} named by "
-                f"MLFLOW_TRACKING_SERVER_CERT_PATH ({_one_line(str(error), 80)}); "
+                f"MLFLOW_TRACKING_SERVER_CERT_PATH ({one_line(str(error), 80, clause=True)}); "
                 "point it at a readable PEM file."
             ) from None
     return True
@@ -217,7 +211,7 @@ class TrackingClient:
             )
         if any(isinstance(cause, ssl.SSLError) for cause in chain):
             return TlsError(
-                f"The TLS handshake with {url} failed ({_one_line(str(error), 80)}); "
+                f"The TLS handshake with {url} failed ({one_line(str(error), 80, clause=True)}); "
                 "check that the URL's scheme (http or https) matches the server."
             )
         if isinstance(error, httpx.ConnectTimeout):
@@ -242,12 +236,12 @@ class TrackingClient:
             ):
                 reason = "the host name is unknown. Check MLFLOW_TRACKING_URI."
             else:
-                reason = f"{_one_line(str(error), 80) or 'connection failed'}. Is it running?"
+                reason = f"{one_line(str(error), 80, clause=True) or 'connection failed'}. Is it running?"
             return ServerUnreachable(f"Cannot reach the MLflow tracking server at {url}: {reason}")
         if isinstance(error, httpx.RemoteProtocolError):
             return BadResponse(
                 f"The MLflow tracking server at {url} broke off its answer "
-                f"({_one_line(str(error), 80)}); is a proxy in the way?"
+                f"({one_line(str(error), 80, clause=True)}); is a proxy in the way?"
             )
         if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
             return ServerUnreachable(
@@ -255,7 +249,7 @@ class TrackingClient:
             )
         return ServerUnreachable(
             f"Lost the connection to the MLflow tracking server at {url} "
-            f"({_one_line(str(error), 80) or type(error).__name__}); try again."
+            f"({one_line(str(error), 80, clause=True) or type(error).__name__}); try again."
         )
 
     def _status_error(
@@ -270,7 +264,9 @@ class TrackingClient:
         status = response.status_code
         mlflow_error = isinstance(body, dict) and "error_code" in body
         code = str(body.get("error_code")) if mlflow_error else ""
-        message = _one_line(str(body.get("message", ""))) if mlflow_error else ""
+        message = (
+            one_line(str(body.get("message", "")), MAX_MESSAGE_CHARS, clause=True) if mlflow_error else ""
+        )
         if status == 401:
             if self._settings.username:
                 return AuthenticationFailed(

@@ -30,7 +30,6 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
 from tracetui.chat.session import ChatSession, ChatTurn, TurnResult
 from tracetui.ui import messages
@@ -38,7 +37,7 @@ from tracetui.ui.heap import freeze_heap, release_heap  # why and where: see tra
 from tracetui.ui.screens.model_picker import ModelPicker
 from tracetui.ui.widgets.answer_render import load_highlighting
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
-from tracetui.visible import make_visible
+from tracetui.visible import make_visible, one_line
 
 SessionSource = ChatSession | Callable[[], ChatSession]
 
