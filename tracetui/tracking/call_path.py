@@ -283,10 +283,10 @@ def _model_facts(span: Span, endpoint: ModelEndpoint) -> tuple[tuple[str, str], 
             facts.append(("input tokens", str(usage.input_tokens)))
         if usage.output_tokens is not None:
             facts.append(("output tokens", str(usage.output_tokens)))
-        duration = span.duration_ns
-        if usage.output_tokens and duration:
+        call_ns = span.duration_ns
+        if usage.output_tokens and call_ns:
             # Over the whole call (prompt evaluation included), so a lower bound of the generation speed.
-            facts.append(("tokens/s (whole call)", f"{usage.output_tokens / (duration / 1e9):.1f}"))
+            facts.append(("tokens/s (whole call)", f"{usage.output_tokens / (call_ns / 1e9):.1f}"))
     ttft = first_chunk_offset_ns(span)
     if ttft is not None:
         facts.append(("time to first chunk", duration(ttft, spaced=True)))

@@ -22,10 +22,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from tracetui.exports import export_session_markdown
 from tracetui.formatting import day_time
 from tracetui.tracking.sessions import SessionSummary, list_sessions
 from tracetui.ui.clipboard import copy_text
-from tracetui.ui.export_actions import export_session_markdown
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
