@@ -427,3 +427,23 @@ def test_snapshot_error_span(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
         SpanViewHost(fixed_trace()), press=["down", "down", "down", "down"], terminal_size=size
     )
+
+
+async def test_a_click_on_a_nodes_arrow_folds_and_unfolds_it() -> None:
+    """The arrow carries Tree's toggle meta (tracetui/ui/textual_compat.py): clicking it folds the node."""
+    app = SpanViewHost(fixed_trace())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(SpanTree)
+        (root,) = tree.root.children
+        llm = root.children[0]
+        assert llm.is_expanded
+        arrow_x = tree.guide_depth * llm.data.depth  # the toggle is the first cell after the guides
+        offset = (tree.region.x - app.query_one(SpanTree).region.x + arrow_x + 1, llm.line + 1)
+        cursor = tree.cursor_line  # on the root: a click on the arrow folds without moving it
+        await pilot.click(SpanTree, offset=offset)
+        await pilot.pause()
+        assert not llm.is_expanded and tree.cursor_line == cursor
+        await pilot.click(SpanTree, offset=offset)
+        await pilot.pause()
+        assert llm.is_expanded and tree.cursor_line == cursor

@@ -105,3 +105,25 @@ async def test_untrusted_text_is_shown_literally_with_controls_visible() -> None
         assert cell.plain.startswith("[bold red]x[/]")  # markup stays literal
         assert "\x1b" not in cell.plain and "\x07" not in cell.plain and "\u202e" not in cell.plain
         assert cell.spans == []  # no style smuggled in from the text
+
+
+class Recorder(Host):
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved: list[str | None] = []
+
+    def on_trace_list_moved_by_user(self, message: TraceList.MovedByUser) -> None:
+        self.moved.append(message.trace_id)
+
+
+async def test_a_click_on_a_row_says_where_the_person_moved_to() -> None:
+    """A click moves the cursor, then announces the row it landed on (follow mode turns off on it)."""
+    app = Recorder()
+    async with app.run_test() as pilot:
+        table = app.query_one(TraceList)
+        table.apply([info(1), info(2), info(3)], [], replace=True)
+        await pilot.pause()
+        await pilot.click(TraceList, offset=(5, 3))  # the header, then rows 3, 2, 1: the third row
+        await pilot.pause()
+        assert table.highlighted_trace_id == "tr-0001"
+        assert app.moved == ["tr-0001"]

@@ -21,12 +21,13 @@ from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets._tree import TOGGLE_STYLE, TreeNode
+from textual.widgets.tree import TreeNode
 
 from tracetui.formatting import duration
 from tracetui.tracking.call_path import HOP_OLLAMA, DerivedHop, derived_hops, ollama_hosts_in
 from tracetui.tracking.models import STATUS_ERROR, Span, Trace
 from tracetui.ui.safe_text import safe_line
+from tracetui.ui.textual_compat import TOGGLE_STYLE
 
 # One cell each, told apart by shape so the tree reads without colour.
 SPAN_TYPE_ICONS: dict[str, str] = {
@@ -247,7 +248,7 @@ class SpanTree(Tree[SpanNodeData]):
 
     def render_label(self, node: TreeNode[SpanNodeData], base_style: Style, style: Style) -> Text:
         width = self._label_width(node)
-        if node._allow_expand:
+        if node.allow_expand:
             toggle = (
                 self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE,
                 base_style + TOGGLE_STYLE,
@@ -256,7 +257,7 @@ class SpanTree(Tree[SpanNodeData]):
             toggle = ("  ", base_style)
         data = node.data
         if data is None or data.item is None:
-            label = node._label.copy()
+            label = node.label.copy() if isinstance(node.label, Text) else Text(str(node.label))
             label.stylize("dim italic")
             label.stylize(style)
             return Text.assemble(toggle, label)

@@ -157,9 +157,9 @@ class TraceList(DataTable):
         super().action_scroll_bottom()
         self._moved_by_user()
 
-    async def _on_click(self, event: events.Click) -> None:
-        await super()._on_click(event)
-        self._moved_by_user()
+    def on_click(self, event: events.Click) -> None:
+        # Runs before DataTable's own click handling moves the cursor: look once it has.
+        self.call_later(self._moved_by_user)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
