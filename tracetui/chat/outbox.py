@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.trace_writer import (
     AUTH,
@@ -46,6 +45,7 @@ from tracetui.chat.trace_writer import (
     TraceNotLogged,
 )
 from tracetui.tracking.errors import redact_url
+from tracetui.visible import one_line
 
 TRACE_FILE = re.compile(r"^tr-[0-9a-f]{32}\.json$")
 TARGET_FILE = "target.json"  # which server and experiment this folder is for, for a person reading it
@@ -103,12 +103,16 @@ class Delivery:
         yield self.waiting
 
 
-class TraceQueued(TraceNotLogged):
-    """Not traced yet, but kept in the outbox; `waiting` counts the turns there now."""
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A turn's trace not written yet but kept in the outbox: an outcome, not an error.
 
-    def __init__(self, sentence: str, kind: str, waiting: int) -> None:
-        super().__init__(sentence, kind)
-        self.waiting = waiting
+    A `TurnSink` returns this instead of a trace id; `sentence` says why it waits and when it
+    will be sent, `waiting` counts the turns in the outbox now.
+    """
+
+    sentence: str
+    waiting: int
 
 
 _folder_locks: dict[Path, threading.Lock] = {}
@@ -379,7 +383,7 @@ class OutboxTracer:
     """A `TurnSink` that writes through `tracer` and keeps in `outbox` what cannot be written yet.
 
     A turn the server could not take (unreachable, timed out, 5xx, credentials
-    refused, no such experiment) is stored, and `TraceQueued` says how many wait;
+    refused, no such experiment) is stored, and `Queued` says how many wait;
     one it refused for good is set aside as `.rejected` (`tracetui outbox list`
     shows why, `retry` sends it again). No answered turn is dropped. While older
     turns wait, a new one is queued behind them and all are sent in the order they
@@ -407,7 +411,7 @@ class OutboxTracer:
             self.outbox.put(record)
             self.blocked_by = exc if exc.kind in NEEDS_A_PERSON else None
             waiting = self.outbox.pending_count()
-            raise TraceQueued(waiting_sentence(exc, waiting), exc.kind, waiting) from exc
+            return Queued(waiting_sentence(exc, waiting), waiting)
         self.blocked_by = None
         return trace_id
 
@@ -420,7 +424,7 @@ class OutboxTracer:
             return delivery.delivered_ids[record.trace_id]
         if self.outbox.holds(record.trace_id):
             failure = delivery.failure or TraceNotLogged("The waiting turns could not be sent.", UNREACHABLE)
-            raise TraceQueued(waiting_sentence(failure, delivery.waiting), failure.kind, delivery.waiting)
+            return Queued(waiting_sentence(failure, delivery.waiting), delivery.waiting)
         raise TraceNotLogged(delivery.sentence or "The server refused this turn's trace.", REJECTED)
 
     def pending_count(self) -> int:

@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 
 from tracetui.chat import v2_trace_api as v2
-from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.trace_artifact import (
     ARTIFACT_LOCATION_TAG,
@@ -35,6 +34,7 @@ from tracetui.chat.tracing import build_trace
 from tracetui.config import TrackingSettings
 from tracetui.tracking.compat import ServerCapabilities
 from tracetui.tracking.errors import TrackingError, redact_url
+from tracetui.visible import one_line
 
 # Why a write failed, so an outbox knows whether trying again later can help.
 UNREACHABLE = "unreachable"  # no connection, or no answer in time: retry when the server is back
@@ -42,9 +42,8 @@ SERVER_ERROR = "server_error"  # HTTP 5xx (a restarting server, a proxy): retry 
 AUTH = "auth"  # HTTP 401/403: retry only with other credentials
 REJECTED = "rejected"  # any other refusal (e.g. 400 for this record): retrying will not help
 NO_EXPERIMENT = "no_experiment"  # an experiment id that does not exist (an id cannot be created)
-UNRESOLVED = "unresolved"  # no destination yet (the server is starting, no experiment chosen)
 RETRYABLE = frozenset({UNREACHABLE, SERVER_ERROR})
-KEPT = frozenset({*RETRYABLE, AUTH, NO_EXPERIMENT, UNRESOLVED})  # a turn failing so waits in the outbox
+KEPT = frozenset({*RETRYABLE, AUTH, NO_EXPERIMENT})  # a turn failing so waits in the outbox
 
 
 class TraceNotLogged(Exception):

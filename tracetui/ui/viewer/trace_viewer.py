@@ -5,7 +5,7 @@ local server it starts, ~10 s, in a thread worker), the client, the choice of
 experiment, the live list and its poll (re-armed after each poll, backing off
 on failures that waiting can mend, stopping on those it cannot), the filter,
 follow and pause, and which trace the spans pane shows. Its state is a set of
-reactives the status line watches; sentences for a person go up as `Say`, and
+reactives the status line watches (its sentences too: `said`), and
 what the chat needs to know (where its turns go, when a poll succeeded) goes up
 as messages the app routes (tracetui/ui/messages.py). Workers do I/O and post
 messages; the handlers here own the state.
@@ -106,6 +106,8 @@ class TraceViewer(Vertical):
     """Polling stopped by the person."""
     filter_string: reactive[str] = reactive("")
     """The MLflow filter applied to the list ("" for none)."""
+    said: reactive[Say | None] = reactive(None, always_update=True, init=False)
+    """The latest sentence for a person (the spans pane's too): the status line shows it at once."""
 
     def __init__(
         self,
@@ -169,7 +171,12 @@ class TraceViewer(Vertical):
                 pass
 
     def say(self, sentence: str, *, error: bool = False) -> None:
-        self.post_message(Say(sentence, error))
+        self.said = Say(sentence, error)
+
+    @on(Say)
+    def _child_said(self, message: Say) -> None:
+        message.stop()
+        self.said = message
 
     @property
     def span_tree(self) -> Any:
@@ -192,7 +199,7 @@ class TraceViewer(Vertical):
                 self.post_message(
                     TracingDestination(None, None, why="The local MLflow server is still starting")
                 )
-                self.say(f"Starting a local MLflow server over {store_uri} …")
+                self.app.call_from_thread(self.say, f"Starting a local MLflow server over {store_uri} …")
 
             backend = resolve_backend(self.settings, on_starting=starting)
             if not self.app.is_running:  # the person quit while the server was starting: stop it
@@ -375,7 +382,7 @@ class TraceViewer(Vertical):
         )
         if replaced or listed != self.listed_sentence:
             self.listed_sentence = listed
-            self.post_message(Say(listed, key="listed", refresh=not replaced))
+            self.said = Say(listed, key="listed", refresh=not replaced)
 
     def _keep_the_right_trace_open(self, changed: Iterable[TraceInfo]) -> None:
         """The tree shows the newest trace in follow mode, or one asked for by id once listed."""
