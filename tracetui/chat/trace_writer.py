@@ -2,14 +2,17 @@
 
 The writer asks the server once what it can do (tracetui.tracking.compat, as the
 reading side does) and writes the way that version's own client does:
-- 3.5 and later: spans to `POST /v1/traces` (OTLP protobuf), then the trace info to
+- 3.10 and later: spans to `POST /v1/traces` (OTLP protobuf), then the trace info to
   `POST /api/3.0/mlflow/traces`, in the order MLflow's own exporter uses;
-- 2.14-3.4 (no /api/3.0 traces, no OTLP): the v2 trace API plus the spans as the
-  trace's artifact (tracetui.chat.v2_trace_api).
+- 3.5-3.9: the same, plus the spans as the trace's artifact (tracetui.chat.trace_artifact),
+  the only place those versions read a trace's spans from;
+- 2.14-3.4 (no /api/3.0 traces, no OTLP): the v2 trace API plus the span artifact
+  (tracetui.chat.v2_trace_api).
 Each write either succeeds or raises `TraceNotLogged` with a sentence, so a turn is
 never silently lost. `TurnTracer(record) -> trace_id` is the seam an on-disk
-outbox can replay records through (the record keeps its trace id, so a replay
-rewrites the same trace instead of adding one). Everything comes from the
+outbox can replay records through: from 3.5 on the trace keeps the record's id, so a
+replay rewrites the same trace; before 3.5 the server chooses the id and a replay
+finds the trace it started by a tag (v2_trace_api). Everything comes from the
 `TrackingSettings` given; no global MLflow state is touched.
 """
 
