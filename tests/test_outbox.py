@@ -28,7 +28,8 @@ from test_chat_pane import ChatHost, ask_and_finish, closed_port_url, screen_tex
 from test_chat_tracing import HOPS, fetch_trace, hop_chain
 from textual.app import ComposeResult
 
-from tracetui.chat.outbox import Outbox, OutboxTracer, state_dir, target_key, with_outbox
+from tracetui.chat.outbox import Outbox, state_dir, target_key
+from tracetui.chat.outbox_tracer import OutboxTracer, with_outbox
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
