@@ -25,6 +25,7 @@ class Counts(Protocol):
     input_tokens: int | None
     output_tokens: int | None
 
+
 RUNNING = "…"  # a duration that is not over yet
 
 
