@@ -399,7 +399,7 @@ def test_a_turn_cut_off_half_way_is_finished_from_the_outbox_not_doubled(
         pytest.skip("3.10 and later read spans from their database: no artifact write to cut off")
     from fault_servers import FaultServer
 
-    from tracetui.chat.outbox import with_outbox
+    from tracetui.chat.outbox_tracer import with_outbox
 
     failed_puts: list[str] = []
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from tracetui.chat.errors import sentence_for
 from tracetui.chat.ollama import ollama_model_tag
-from tracetui.chat.outbox import Queued
+from tracetui.chat.outbox_tracer import Queued
 from tracetui.chat.record import GenerationStats, TurnRecord, new_trace_id
 from tracetui.chat.wire import WireRecorder
 from tracetui.config import DEFAULT_MODEL

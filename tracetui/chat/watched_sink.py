@@ -29,16 +29,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracetui.chat.outbox import (
-    Delivery,
-    Outbox,
-    OutboxTracer,
-    Queued,
-    count_waiting,
-    turns,
-    with_outbox,
-)
+from tracetui.chat.outbox import Delivery, Outbox, count_waiting, turns
 from tracetui.chat.outbox_listing import OutboxFolder, outbox_folders
+from tracetui.chat.outbox_tracer import OutboxTracer, Queued, with_outbox
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
