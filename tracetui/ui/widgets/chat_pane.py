@@ -205,7 +205,9 @@ class ChatPane(Vertical):
     def deliver_waiting(self) -> None:
         """Send the turns waiting in the outbox (a thread: it writes over HTTP), when there are any."""
         deliver = getattr(self.session.tracer, "deliver_pending", None)
-        if deliver is None or not self.pending_count():
+        # The dashboard's sink also sends what waits for other experiments of the same server.
+        can_send = getattr(self.session.tracer, "can_send", None)
+        if deliver is None or not (can_send() if can_send is not None else self.pending_count()):
             return
         delivery = deliver()
         self.post_message(self.TurnsWaiting(self.pending_count(), delivery.delivered, delivery.sentence))
