@@ -199,7 +199,7 @@ class WatchedExperimentSink:
                 delivery.waiting,
                 " ".join(filter(None, (delivery.sentence, other.sentence))) or None,
                 delivery.failure or other.failure,
-                delivery.delivered_ids + other.delivered_ids,
+                {**delivery.delivered_ids, **other.delivered_ids},
             )
         return delivery
 
