@@ -230,7 +230,7 @@ class TraceViewer(Vertical):
                 trace = None  # shown once exported; the experiment comes from the selector
             if trace is not None:
                 self.post_message(ExperimentChosen(await client.get_experiment(trace.info.experiment_id)))
-                self.spans.show(trace)
+                self.call_later(self.spans.show, trace)  # after the experiment is chosen: queued behind it
                 return
         if self.experiment_selector:
             try:
