@@ -12,7 +12,6 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -157,16 +156,6 @@ def dump_json(document: Any) -> str:
     return json.dumps(document, ensure_ascii=True, indent=indent, default=str)
 
 
-def _walk(trace: Trace) -> Iterator[tuple[int, Span]]:
-    """Spans depth-first in start order, with their depth; iterative, as traces can nest 10,000 deep."""
-    children = trace.children_by_parent()
-    stack = [(0, span) for span in reversed(children.get(None, []))]
-    while stack:
-        depth, span = stack.pop()
-        yield depth, span
-        stack.extend((depth + 1, child) for child in reversed(children.get(span.span_id, [])))
-
-
 def format_span_line(depth: int, span: Span) -> str:
     indent = "  " * min(depth, MAX_INDENT_DEPTH)
     if depth > MAX_INDENT_DEPTH:
@@ -185,6 +174,7 @@ def format_span_line(depth: int, span: Span) -> str:
 
 
 def format_trace_tree(trace: Trace) -> list[str]:
+    from tracetui.tracking.span_search import spans_depth_first
     from tracetui.tracking.summaries import list_name, model_label, summarize
 
     info = trace.info
@@ -201,7 +191,36 @@ def format_trace_tree(trace: Trace) -> list[str]:
     if info.token_usage is not None:
         parts.append(f"{format_tokens(info.token_usage)} tok")
     parts.append(f"{len(trace.spans)} spans")
-    return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in _walk(trace))]
+    return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in spans_depth_first(trace))]
+
+
+def grep_lines(trace: Trace, typed: str) -> list[str]:
+    """`show --grep`: a count, then each matching span as its path, type, duration and status."""
+    from tracetui.tracking.span_search import parse_query, search_spans, span_paths
+
+    query = parse_query(typed)
+    if query is None:
+        raise click.UsageError("--grep needs some text to look for.")
+    matches = search_spans(trace, typed)
+    trace_id = one_line(trace.info.trace_id, 64)
+    if not matches:
+        raise click.ClickException(
+            f"No span of trace {trace_id} ({len(trace.spans)} spans) matches {one_line(typed, 80)!r}."
+        )
+    lines = [f"{len(matches)} of {len(trace.spans)} spans of {trace_id} match {one_line(typed, 80)!r}:"]
+    for span, path in zip(matches, span_paths(trace, matches), strict=True):
+        duration = span.duration_ns
+        parts = [
+            " > ".join(one_line(name or "-", 80) for name in path),
+            f"({one_line(span.span_type, 24)})",
+            format_duration_ms(None if duration is None else duration / 1_000_000),
+        ]
+        if span.status_code == "ERROR":
+            message = one_line(span.status_message, 120)
+            parts.append(f"ERROR: {message}" if message else "ERROR")
+        parts.append(f"[{span.span_id}]")
+        lines.append("  ".join(parts))
+    return lines
 
 
 # --- commands -----------------------------------------------------------------------
@@ -279,6 +298,13 @@ async def _summaries(client: TrackingClient, infos: list[TraceInfo]) -> dict[str
     metavar="NAME_OR_ID",
     help="Print this span's detail (timing, conversation or inputs/outputs, attributes, events).",
 )
+@click.option(
+    "--grep",
+    "grep_text",
+    metavar="TEXT",
+    help="Print the spans whose name, type, status, attributes, inputs, outputs or events contain TEXT "
+    "(any case; KEY=VALUE looks in the attribute KEY only), each with its path.",
+)
 def show_command(
     tracking_uri: str | None,
     experiment: str | None,
@@ -286,10 +312,11 @@ def show_command(
     as_json: bool,
     as_tree: bool,
     span_key: str | None,
+    grep_text: str | None,
 ) -> None:
     """Show one trace: its span tree, or the same JSON as `mlflow traces get --trace-id`."""
-    if sum((as_json, as_tree, span_key is not None)) > 1:
-        raise click.UsageError("Choose one of --json, --tree and --span.")
+    if sum((as_json, as_tree, span_key is not None, grep_text is not None)) > 1:
+        raise click.UsageError("Choose one of --json, --tree, --span and --grep.")
     target = target_from(tracking_uri, experiment)
 
     if as_json:
@@ -305,6 +332,10 @@ def show_command(
         return await client.get_trace(trace_id)
 
     trace = run_with_client(target, fetch)
+    if grep_text is not None:
+        for line in grep_lines(trace, grep_text):
+            click.echo(line)
+        return
     if span_key is None:
         click.echo("\n".join(format_trace_tree(trace)))
         return

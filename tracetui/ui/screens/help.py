@@ -24,6 +24,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("/", "filter, MLflow syntax: status = 'ERROR' (empty clears)"),
     ("e", "switch experiment"),
     ("r", "poll now"),
+    ("Ctrl+F", "in the span tree: search the spans (text, or key=value for an attribute)"),
+    ("n  N", "in the span tree: next / previous search match"),
     ("s", "spans as a sequence diagram, or back to the tree (m copies it as Mermaid)"),
     ("+", "feedback on the trace: + / - then Enter (the list's fb column)"),
     ("S", "sessions: resume a past chat session"),

@@ -43,6 +43,7 @@ SPAN_TYPE_ICONS: dict[str, str] = {
 UNKNOWN_ICON = "○"
 DERIVED_ICONS: dict[str, str] = {HOP_OLLAMA: "⇄", "model": "●"}
 ERROR_MARK = "✗"
+MATCH_MARK = "»"  # a span the search found: a mark as well as a colour
 DERIVED_MARK = " (derived)"
 
 TreeItem = Span | DerivedHop
@@ -96,13 +97,17 @@ class SpanTree(Tree[SpanNodeData]):
     AUTO_EXPAND_BUDGET = 400  # nodes `show_trace(expand_all=True)` may create
     AUTO_EXPAND_DEPTH = 60  # and how deep it goes (Tree builds its lines recursively)
 
-    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"span-tree--bar", "span-tree--error"}
-    # Vim keys as in the trace list; Tree's own arrows, Enter and space stay.
+    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"span-tree--bar", "span-tree--error", "span-tree--match"}
+    # Vim keys as in the trace list; Tree's own arrows, Enter and space stay. `/` is the list's
+    # filter everywhere, so searching the spans has a key of its own.
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_home", "Top", show=False),
         Binding("G", "scroll_end", "Bottom", show=False),
+        Binding("ctrl+f", "search", "Search spans"),
+        Binding("n", "step_match(1)", "Next match", show=False),
+        Binding("N", "step_match(-1)", "Previous match", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -110,8 +115,19 @@ class SpanTree(Tree[SpanNodeData]):
         scrollbar-size-horizontal: 0;
         & > .span-tree--bar { color: $accent; }
         & > .span-tree--error { color: $error; text-style: bold; }
+        & > .span-tree--match { background: $warning 35%; text-style: bold underline; }
     }
     """
+
+    @dataclass
+    class SearchAsked(Message):
+        """The search key was pressed in the tree: the pane opens its search box."""
+
+    @dataclass
+    class MatchStep(Message):
+        """n / N: go to the next (`step` 1) or previous (-1) search match."""
+
+        step: int
 
     class SpanHighlighted(Message):
         """The cursor moved to a span or a derived hop (also sent for the root when a trace is shown)."""
@@ -132,6 +148,7 @@ class SpanTree(Tree[SpanNodeData]):
         self._ollama_hosts: frozenset[str] = frozenset()
         self._trace_start_ns = 0
         self._trace_span_ns = 1
+        self.match_ids: frozenset[str] = frozenset()  # span ids the search found, marked in the tree
 
     # --- public API -----------------------------------------------------------
 
@@ -140,6 +157,7 @@ class SpanTree(Tree[SpanNodeData]):
         self.clear()
         self.cursor_line = -1
         self.trace = trace
+        self.match_ids = frozenset()
         self._groups = trace.children_by_parent()
         self._by_id = {span.span_id: span for span in trace.spans}
         self._ollama_hosts = ollama_hosts_in(trace)
@@ -162,8 +180,66 @@ class SpanTree(Tree[SpanNodeData]):
         self.clear()
         self.cursor_line = -1
         self.trace = None
+        self.match_ids = frozenset()
         self._groups = {}
         self._by_id = {}
+
+    def mark_matches(self, span_ids: frozenset[str]) -> None:
+        """Mark these spans as found by the search (an empty set clears the marks)."""
+        if span_ids == self.match_ids:
+            return
+        self.match_ids = span_ids
+        self.notify_style_update()  # every drawn line may change; only those on screen are redrawn
+
+    def reveal(self, span_id: str) -> bool:
+        """Open the parents of `span_id` (adding their children up to it) and put the cursor on it.
+
+        False when the trace has no such span. Only the ancestors' children up to the
+        span are added, so a span far down a 10,000-child list costs those nodes once.
+        """
+        span = self._by_id.get(span_id)
+        chain: list[Span] = []
+        while span is not None and len(chain) <= len(self._by_id):
+            chain.append(span)
+            span = self._by_id.get(span.parent_id) if span.parent_id else None
+        node = self.root
+        for ancestor in reversed(chain):
+            self._fill(node)
+            child = self._child_node(node, ancestor.span_id)
+            if child is None:
+                return False
+            if ancestor.span_id != span_id:
+                self._fill(child)
+                child.expand()
+            node = child
+        self._tree_lines  # noqa: B018 - builds the lines so the node has its line number
+        self.move_cursor(node)
+        return True
+
+    def _child_node(self, node: TreeNode[SpanNodeData], span_id: str) -> TreeNode[SpanNodeData] | None:
+        """`node`'s child for the span `span_id`, adding children (past the chunk) until it exists."""
+        for child in node.children:
+            data = child.data
+            if data is not None and isinstance(data.item, Span) and data.item.span_id == span_id:
+                return child
+        data = node.data
+        if data is None:
+            return None
+        index = next(
+            (
+                number
+                for number, item in enumerate(data.children)
+                if isinstance(item, Span) and item.span_id == span_id
+            ),
+            None,
+        )
+        if index is None or index < data.next_child:
+            return None
+        for child in list(node.children):  # the "… N more" node goes; _add_children adds a new one
+            if child.data is not None and child.data.item is None:
+                child.remove()
+        self._add_children(node, through=index)
+        return self._child_node(node, span_id)
 
     @property
     def node_count(self) -> int:
@@ -189,12 +265,14 @@ class SpanTree(Tree[SpanNodeData]):
         )
         return [hops[0], *spans] if hops else spans
 
-    def _add_children(self, node: TreeNode[SpanNodeData]) -> int:
-        """Add the next chunk of `node`'s children (and a "more" node if some remain); returns how many."""
+    def _add_children(self, node: TreeNode[SpanNodeData], through: int = 0) -> int:
+        """Add the next chunk of `node`'s children, or all up to index `through` if that is more
+        (and a "more" node if some remain); returns how many."""
         data = node.data
         if data is None:
             return 0
-        batch = data.children[data.next_child : data.next_child + self.CHUNK]
+        end = max(data.next_child + self.CHUNK, through + 1)
+        batch = data.children[data.next_child : end]
         for item in batch:
             children = self._children_of(item)
             node.add(
@@ -226,6 +304,12 @@ class SpanTree(Tree[SpanNodeData]):
             self._fill(node)
             node.expand()
             queue.extend(node.children)
+
+    def action_search(self) -> None:
+        self.post_message(self.SearchAsked())
+
+    def action_step_match(self, step: int) -> None:
+        self.post_message(self.MatchStep(step))
 
     @on(Tree.NodeExpanded)
     def _fill_on_expand(self, event: Tree.NodeExpanded[SpanNodeData]) -> None:
@@ -279,6 +363,7 @@ class SpanTree(Tree[SpanNodeData]):
         item = data.item
         derived = isinstance(item, DerivedHop)
         failed = (item.source_span if derived else item).status_code == STATUS_ERROR  # type: ignore[union-attr]
+        matched = not derived and item.span_id in self.match_ids  # type: ignore[union-attr]
         error_style = self.get_component_rich_style("span-tree--error", partial=True) if failed else ""
         icon = (
             DERIVED_ICONS.get(item.kind, "~")
@@ -300,10 +385,12 @@ class SpanTree(Tree[SpanNodeData]):
             name.append(DERIVED_MARK, style="dim italic")
         if failed:
             name.stylize(error_style)
+        if matched:
+            name.stylize(self.get_component_rich_style("span-tree--match", partial=True))
         name.truncate(name_width, overflow="ellipsis", pad=True)
 
         label = Text(no_wrap=True, end="")
-        label.append(ERROR_MARK if failed else " ", style=error_style)
+        label.append(ERROR_MARK if failed else MATCH_MARK if matched else " ", style=error_style)
         label.append(icon, style="italic" if derived else "bold")
         label.append(" ")
         label.append_text(name)
