@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 from tracetui.tracking.errors import TraceNotReady, failure_sentence
 from tracetui.tracking.models import Trace
 from tracetui.tracking.span_search import SpanSearchIndex, parse_query
+from tracetui.ui.heap import LARGE_TRACE_SPANS, freeze_heap
 from tracetui.ui.messages import Say, SpanSearchReady
 from tracetui.ui.safe_text import safe_content_line
 from tracetui.ui.widgets.pane import Pane
@@ -39,7 +40,7 @@ from tracetui.ui.widgets.span_tree import SpanTree
 
 PENDING_RETRY_S = 1.0  # a trace not fully exported yet is fetched again after this
 MAX_RETRY_S = 30.0  # back-off cap for a trace that failed to load
-INDEX_IN_THREAD_FROM = 500  # spans; a smaller trace is indexed at once (well under a millisecond a span)
+INDEX_IN_THREAD_FROM = 500  # spans; a smaller trace is indexed at once (a few microseconds a span)
 
 
 class SpansPane(Horizontal):
@@ -61,6 +62,7 @@ class SpansPane(Horizontal):
         )
         self.search_text = ""  # as typed; "" for no search
         self.search_index: SpanSearchIndex | None = None  # for the trace in the tree
+        self.indexing = False  # a thread is indexing the trace in the tree
         self.match_ids: list[str] = []  # span ids found, in tree order
         self.match_at = -1  # which of them the cursor was sent to
 
@@ -99,6 +101,8 @@ class SpansPane(Horizontal):
         self._failures = 0
         self.span_tree.show_trace(trace)
         self.sequence_view.show_trace(trace)
+        if len(trace.spans) >= LARGE_TRACE_SPANS:
+            freeze_heap()  # its spans live while it is shown: no full collection walks them (ui/heap.py)
         self.search_index, self.match_ids, self.match_at = None, [], -1
         if not same_trace:
             self.search_text = ""
@@ -161,6 +165,9 @@ class SpansPane(Horizontal):
         self.search_box.display = True
         self.search_box.value = self.search_text
         self.search_box.focus()
+        trace = self.span_tree.trace
+        if self.search_index is None and len(trace.spans) >= INDEX_IN_THREAD_FROM:
+            self._index_in_thread(trace)  # while the first key is typed, not after it
 
     @on(Input.Changed, "#span-search")
     def _search_typed(self, event: Input.Changed) -> None:
@@ -197,8 +204,9 @@ class SpansPane(Horizontal):
             if len(trace.spans) < INDEX_IN_THREAD_FROM:
                 self.search_index = SpanSearchIndex(trace)
             else:
-                self._index_in_thread(trace)  # the search runs when the index arrives
-                self.show_title(searching=True)
+                if not self.indexing:
+                    self._index_in_thread(trace)
+                self.show_title(searching=True)  # the search runs when the index arrives
                 return
         self.match_ids = [span.span_id for span in self.search_index.search(query)]
         self.span_tree.mark_matches(frozenset(self.match_ids))
@@ -208,15 +216,21 @@ class SpansPane(Horizontal):
             self.span_tree.reveal(self.match_ids[0])
         self.show_title()
 
-    @work(thread=True, exclusive=True, group="span-search", exit_on_error=False)
     def _index_in_thread(self, trace: Trace) -> None:
+        self.indexing = True
+        self._build_index(trace)
+
+    @work(thread=True, exclusive=True, group="span-search", exit_on_error=False)
+    def _build_index(self, trace: Trace) -> None:
         self.post_message(SpanSearchReady(SpanSearchIndex(trace)))
 
     @on(SpanSearchReady)
     def _index_ready(self, message: SpanSearchReady) -> None:
+        self.indexing = False
         if message.index.trace is self.span_tree.trace:  # not a trace shown before this one
             self.search_index = message.index
-            self.run_search(jump=True)
+            if parse_query(self.search_text) is not None:
+                self.run_search(jump=True)
 
     @on(SpanTree.MatchStep)
     def _step_match(self, message: SpanTree.MatchStep) -> None:

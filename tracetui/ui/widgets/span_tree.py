@@ -45,6 +45,7 @@ DERIVED_ICONS: dict[str, str] = {HOP_OLLAMA: "⇄", "model": "●"}
 ERROR_MARK = "✗"
 MATCH_MARK = "»"  # a span the search found: a mark as well as a colour
 DERIVED_MARK = " (derived)"
+REVEAL_CONTEXT = 10  # neighbours added on each side of a search match revealed from behind a gap
 
 TreeItem = Span | DerivedHop
 
@@ -81,13 +82,20 @@ def waterfall(start_frac: float, end_frac: float, width: int, fill: str = "█")
 
 @dataclass(slots=True)
 class SpanNodeData:
-    """What a tree node stands for. `item` None marks a "… N more" node for `parent`'s children."""
+    """What a tree node stands for.
+
+    `item` None marks a gap node ("… N more"): it stands for `parent`'s children
+    [gap_start:gap_end], not yet nodes. A node's children are added a chunk at a
+    time, and a search can add a few from the middle of a gap, splitting it in two.
+    """
 
     item: TreeItem | None
     depth: int
     children: list[TreeItem] = field(default_factory=list)
-    next_child: int = 0  # children[:next_child] are already nodes
-    parent: TreeNode[SpanNodeData] | None = None  # for a "more" node: the node it adds children to
+    filled: bool = False  # some children are already nodes (the rest are behind gap nodes)
+    parent: TreeNode[SpanNodeData] | None = None  # for a gap node: the node it adds children to
+    gap_start: int = 0
+    gap_end: int = 0
 
 
 class SpanTree(Tree[SpanNodeData]):
@@ -192,10 +200,10 @@ class SpanTree(Tree[SpanNodeData]):
         self.notify_style_update()  # every drawn line may change; only those on screen are redrawn
 
     def reveal(self, span_id: str) -> bool:
-        """Open the parents of `span_id` (adding their children up to it) and put the cursor on it.
+        """Open the parents of `span_id` and put the cursor on it; False when the trace has no such span.
 
-        False when the trace has no such span. Only the ancestors' children up to the
-        span are added, so a span far down a 10,000-child list costs those nodes once.
+        A span behind a "… N more" gap is added with a few neighbours from the middle
+        of that gap, so a match at the end of a 10,000-child list costs a few nodes.
         """
         span = self._by_id.get(span_id)
         chain: list[Span] = []
@@ -208,7 +216,7 @@ class SpanTree(Tree[SpanNodeData]):
             child = self._child_node(node, ancestor.span_id)
             if child is None:
                 return False
-            if ancestor.span_id != span_id:
+            if ancestor.span_id != span_id and not child.is_expanded:
                 self._fill(child)
                 child.expand()
             node = child
@@ -217,29 +225,29 @@ class SpanTree(Tree[SpanNodeData]):
         return True
 
     def _child_node(self, node: TreeNode[SpanNodeData], span_id: str) -> TreeNode[SpanNodeData] | None:
-        """`node`'s child for the span `span_id`, adding children (past the chunk) until it exists."""
+        """`node`'s child for the span `span_id`, added from the gap it is behind if need be."""
+        gaps = []
         for child in node.children:
             data = child.data
-            if data is not None and isinstance(data.item, Span) and data.item.span_id == span_id:
+            if data is None:
+                continue
+            if data.item is None:
+                gaps.append(child)
+            elif isinstance(data.item, Span) and data.item.span_id == span_id:
                 return child
-        data = node.data
-        if data is None:
+        parent_data = node.data
+        if parent_data is None or not gaps:
             return None
-        index = next(
-            (
-                number
-                for number, item in enumerate(data.children)
-                if isinstance(item, Span) and item.span_id == span_id
-            ),
-            None,
-        )
-        if index is None or index < data.next_child:
-            return None
-        for child in list(node.children):  # the "… N more" node goes; _add_children adds a new one
-            if child.data is not None and child.data.item is None:
-                child.remove()
-        self._add_children(node, through=index)
-        return self._child_node(node, span_id)
+        for gap in gaps:
+            gap_data = gap.data
+            assert gap_data is not None
+            for index in range(gap_data.gap_start, gap_data.gap_end):
+                item = parent_data.children[index]
+                if isinstance(item, Span) and item.span_id == span_id:
+                    first = max(gap_data.gap_start, index - REVEAL_CONTEXT)
+                    self._open_gap(gap, first, min(gap_data.gap_end, index + REVEAL_CONTEXT + 1))
+                    return self._child_node(node, span_id)
+        return None
 
     @property
     def node_count(self) -> int:
@@ -265,33 +273,64 @@ class SpanTree(Tree[SpanNodeData]):
         )
         return [hops[0], *spans] if hops else spans
 
-    def _add_children(self, node: TreeNode[SpanNodeData], through: int = 0) -> int:
-        """Add the next chunk of `node`'s children, or all up to index `through` if that is more
-        (and a "more" node if some remain); returns how many."""
+    def _add_items(
+        self, node: TreeNode[SpanNodeData], start: int, end: int, before: TreeNode[SpanNodeData] | None
+    ) -> None:
+        """Add `node`'s children[start:end] as nodes (before the node `before`, else at the end)."""
         data = node.data
-        if data is None:
-            return 0
-        end = max(data.next_child + self.CHUNK, through + 1)
-        batch = data.children[data.next_child : end]
-        for item in batch:
+        assert data is not None
+        for item in data.children[start:end]:
             children = self._children_of(item)
             node.add(
                 safe_line(item.title if isinstance(item, DerivedHop) else item.name, 60),
                 SpanNodeData(item, data.depth + 1, children=children),
+                before=before,
                 allow_expand=bool(children),
             )
-        data.next_child += len(batch)
-        remaining = len(data.children) - data.next_child
-        if remaining > 0:
-            node.add_leaf(
-                Text(f"… {remaining:,} more (Enter to show {min(remaining, self.CHUNK)})"),
-                SpanNodeData(None, data.depth + 1, parent=node),
-            )
-        return len(batch)
+
+    def _add_gap(
+        self, node: TreeNode[SpanNodeData], start: int, end: int, before: TreeNode[SpanNodeData] | None
+    ) -> None:
+        data = node.data
+        assert data is not None
+        node.add_leaf(
+            self._gap_label(start, end),
+            SpanNodeData(None, data.depth + 1, parent=node, gap_start=start, gap_end=end),
+            before=before,
+        )
+
+    def _gap_label(self, start: int, end: int) -> Text:
+        remaining = end - start
+        return Text(f"… {remaining:,} more (Enter to show {min(remaining, self.CHUNK)})")
+
+    def _add_children(self, node: TreeNode[SpanNodeData]) -> None:
+        """Add the first chunk of `node`'s children, and a gap node for the rest if some remain."""
+        data = node.data
+        if data is None:
+            return
+        data.filled = True
+        end = min(len(data.children), self.CHUNK)
+        self._add_items(node, 0, end, None)
+        if end < len(data.children):
+            self._add_gap(node, end, len(data.children), None)
+
+    def _open_gap(self, gap: TreeNode[SpanNodeData], start: int, end: int) -> None:
+        """Add the children [start:end] from inside `gap`; what is left of it stays as one or two gaps."""
+        data = gap.data
+        assert data is not None and data.parent is not None
+        parent, gap_start, gap_end = data.parent, data.gap_start, data.gap_end
+        if start > gap_start:
+            self._add_gap(parent, gap_start, start, gap)
+        self._add_items(parent, start, end, gap)
+        if end < gap_end:
+            data.gap_start = end
+            gap.set_label(self._gap_label(end, gap_end))
+        else:
+            gap.remove()
 
     def _fill(self, node: TreeNode[SpanNodeData]) -> None:
         data = node.data
-        if data is not None and data.next_child == 0 and data.children and not node.children:
+        if data is not None and not data.filled and data.children and not node.children:
             self._add_children(node)
 
     def _auto_expand(self) -> None:
@@ -321,10 +360,8 @@ class SpanTree(Tree[SpanNodeData]):
         if data is None or data.item is not None or data.parent is None:
             return
         event.stop()
-        parent = data.parent
         line = event.node.line
-        event.node.remove()
-        self._add_children(parent)
+        self._open_gap(event.node, data.gap_start, min(data.gap_end, data.gap_start + self.CHUNK))
         self._tree_lines  # noqa: B018 - rebuild so the cursor lands on the first new node
         self.cursor_line = -1  # so the move below announces the new node
         self.cursor_line = line
