@@ -442,12 +442,13 @@ async def _follow(
 
 
 def _add_commands_from_other_modules() -> None:
-    """`traces mermaid|feedback|export` live in their own modules (each imports only click here)."""
+    """`traces mermaid|feedback|export|diff` live in their own modules (each imports only click here)."""
+    from tracetui.commands.diff import diff_command
     from tracetui.commands.export import export_command
     from tracetui.commands.feedback import feedback_command
     from tracetui.commands.mermaid import mermaid_command
 
-    for command in (mermaid_command, feedback_command, export_command):
+    for command in (mermaid_command, feedback_command, export_command, diff_command):
         traces_group.add_command(command)
 
 
