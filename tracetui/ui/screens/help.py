@@ -27,6 +27,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+F", "in the span tree: search the spans (text, or key=value for an attribute)"),
     ("n  N", "in the span tree: next / previous search match"),
     ("s", "spans as a sequence diagram, or back to the tree (m copies it as Mermaid)"),
+    ("m", "mark the trace for comparison (◆ in the list); again to unmark"),
+    ("d", "compare the selected trace with the marked one (s swaps sides at 80 columns)"),
     ("+", "feedback on the trace: + / - then Enter (the list's fb column)"),
     ("S", "sessions: resume a past chat session"),
     ("x", "export the trace as JSON"),

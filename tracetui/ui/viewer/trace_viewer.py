@@ -54,6 +54,7 @@ from tracetui.ui.messages import (
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
+from tracetui.ui.viewer import compare_keys
 from tracetui.ui.viewer.spans_pane import SpansPane
 from tracetui.ui.widgets.pane import Pane
 from tracetui.ui.widgets.stats_bar import StatsBar
@@ -83,6 +84,8 @@ class TraceViewer(Vertical):
         Binding("e", "experiments", "Experiments"),
         Binding("r", "poll_now", "Poll now", show=False),
         Binding("s", "toggle_sequence", "Sequence", show=False),  # in the help and the palette
+        Binding("m", "mark", "Mark", show=False),  # for comparison; in the help
+        Binding("d", "compare", "Compare", show=False),
     ]
 
     # What the status line shows (it watches these; tracetui/ui/widgets/status_bar.py).
@@ -475,6 +478,12 @@ class TraceViewer(Vertical):
 
     def action_toggle_sequence(self) -> None:
         self.spans.action_toggle_sequence()
+
+    def action_mark(self) -> None:
+        compare_keys.toggle_mark(self)
+
+    def action_compare(self) -> None:
+        compare_keys.compare_with_mark(self)
 
     def action_poll_now(self) -> None:
         if self.live is None and self.client is not None:
