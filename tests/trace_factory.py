@@ -228,6 +228,7 @@ def log_agent_run(
     fail_second_search: bool = False,
     extra_step: bool = False,
     session: str | None = None,
+    cost_usd: float | None = None,
 ) -> str:
     """One run of a small agent, timed exactly (explicit start and end times):
 
@@ -235,7 +236,9 @@ def log_agent_run(
 
     Two runs differing in `search_ms`, `answer_tokens` and `answer` are what a
     comparison has to tell apart; `fail_second_search` turns the second search
-    into an ERROR with an exception event; `extra_step` adds a span only that run has.
+    into an ERROR with an exception event; `extra_step` adds a span only that run has;
+    `session` puts it in a chat session; `cost_usd` records the answer's cost as MLflow does
+    (`mlflow.llm.cost` on the span, which the server sums into the trace's `mlflow.trace.cost`).
     """
     import time
 
@@ -292,6 +295,11 @@ def log_agent_run(
             "mlflow.chat.tokenUsage": {"input_tokens": answer_tokens[0], "output_tokens": answer_tokens[1]},
         }
     )
+    if cost_usd is not None:
+        final.set_attribute(
+            "mlflow.llm.cost",
+            {"input_cost": cost_usd / 2, "output_cost": cost_usd / 2, "total_cost": cost_usd},
+        )
     final.end(outputs={"answer": answer}, end_time_ns=t0 + (at + 200) * ms)
     root.end(outputs={"answer": answer}, end_time_ns=t0 + (at + 210) * ms)
     return root.trace_id

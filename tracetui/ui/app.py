@@ -29,7 +29,7 @@ from tracetui.chat.watched_sink import WatchedExperimentSink
 from tracetui.config import TrackingSettings
 from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
 from tracetui.ui.screens.help import HelpScreen
-from tracetui.ui.screens.sessions import SessionsScreen
+from tracetui.ui.screens.sessions import SessionChoice, SessionsScreen
 from tracetui.ui.viewer import trace_keys
 from tracetui.ui.viewer.trace_viewer import TraceViewer
 from tracetui.ui.widgets.chat_message import AnswerMessage
@@ -325,7 +325,27 @@ class TraceTuiApp(App[int]):
             self.notify("Not connected to an experiment yet.", severity="warning")
             return
         screen = SessionsScreen(viewer.client, viewer.experiment.experiment_id, tz=self.tz)
-        self.push_screen(screen, lambda session_id: session_id and self.resume_session(session_id))
+        self.push_screen(screen, self.session_chosen)
+
+    def session_chosen(self, choice: SessionChoice | None) -> None:
+        """Resume the session in the chat, or show its turns in the list (a filter on its id)."""
+        if choice is None:
+            return
+        if choice.action == "resume":
+            self.resume_session(choice.session_id)
+            return
+        from tracetui.tracking.sessions import session_filter
+
+        filter_string = session_filter(choice.session_id)
+        if filter_string is None:
+            self.notify(
+                "This session id holds both quote characters, which an MLflow filter cannot express.",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.viewer.apply_filter(filter_string)
+        self.viewer.trace_list.focus()
 
     @work(exclusive=True, group="resume-session", exit_on_error=False)
     async def resume_session(self, session_id: str) -> None:
@@ -369,7 +389,9 @@ class TraceTuiApp(App[int]):
             viewer.spans.action_toggle_sequence,
         )
         yield SystemCommand("Feedback", "Thumbs up or down on the trace (+)", self.action_feedback)
-        yield SystemCommand("Sessions", "Resume a past chat session (S)", self.action_sessions)
+        yield SystemCommand(
+            "Sessions", "Sessions with their totals: resume one, or list its turns (S)", self.action_sessions
+        )
         yield SystemCommand("Export trace", "Save the trace as JSON (x)", self.action_export_trace)
         yield SystemCommand("Copy trace id", "To the clipboard (y)", self.action_copy_trace_id)
         yield SystemCommand("Open in MLflow", "The trace's web UI link (w)", self.action_open_web)

@@ -30,7 +30,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("m", "mark the trace for comparison (◆ in the list); again to unmark"),
     ("d", "compare the selected trace with the marked one (s swaps sides at 80 columns)"),
     ("+", "feedback on the trace: + / - then Enter (the list's fb column)"),
-    ("S", "sessions: resume a past chat session"),
+    ("S", "sessions and their totals: Enter resumes one in the chat, l lists its turns, o / O sort"),
     ("x", "export the trace as JSON"),
     ("y", "copy the trace id"),
     ("w", "the trace's link in the MLflow web UI"),

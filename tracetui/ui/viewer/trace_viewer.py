@@ -498,11 +498,14 @@ class TraceViewer(Vertical):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close_filter()
+        self.apply_filter(event.value.strip())
+
+    def apply_filter(self, filter_string: str) -> None:
+        """Filter the list ("" for none); the server's verdict decides whether the rows change."""
         from tracetui.tracking.live import LiveTraceList
 
-        event.stop()
-        filter_string = event.value.strip()
-        self.close_filter()
         if self.experiment is None or self.client is None:
             self.say("Not connected yet; the filter applies once the list is loaded.", error=True)
             return
