@@ -245,18 +245,30 @@ def traces_group() -> None:
     help="How many traces, newest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--view", metavar="NAME", help="Use this saved filter (saved with v in the dashboard).")
 def list_command(
     tracking_uri: str | None,
     experiment: str | None,
     filter_string: str | None,
     max_results: int,
     as_json: bool,
+    view: str | None,
 ) -> None:
     """List the newest traces of an experiment."""
+    if view is not None and filter_string is not None:
+        raise click.UsageError("Choose one of --filter and --view.")
     target = target_from(tracking_uri, experiment)
 
     async def work(client: TrackingClient, backend: Backend) -> tuple[str, list[TraceInfo], dict[str, Any]]:
+        nonlocal filter_string
         chosen = await choose_experiment(client, target.experiment)
+        if view is not None:
+            from tracetui.saved_views import ViewStore, unknown_view_sentence
+
+            views = ViewStore().views(client.base_url, chosen.experiment_id)
+            if view not in views:
+                raise click.ClickException(unknown_view_sentence(view, views, one_line(chosen.name, 60)))
+            filter_string = views[view]
         infos = [
             info
             async for info in client.iter_trace_infos(

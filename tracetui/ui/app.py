@@ -30,7 +30,7 @@ from tracetui.config import TrackingSettings
 from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
 from tracetui.ui.screens.help import HelpScreen
 from tracetui.ui.screens.sessions import SessionChoice, SessionsScreen
-from tracetui.ui.viewer import trace_keys
+from tracetui.ui.viewer import saved_view_keys, trace_keys
 from tracetui.ui.viewer.trace_viewer import TraceViewer
 from tracetui.ui.widgets.chat_message import AnswerMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
@@ -82,6 +82,7 @@ class TraceTuiApp(App[int]):
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         tz: tzinfo | None = None,
         clock: Callable[[], datetime] | None = None,
+        view: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -101,6 +102,7 @@ class TraceTuiApp(App[int]):
             poll_interval_s=poll_interval_s,
             tz=tz,
             clock=clock,
+            initial_view=view,
         )
         self.status = StatusBar(id="status", tz=tz)
 
@@ -395,6 +397,7 @@ class TraceTuiApp(App[int]):
         yield SystemCommand("Export trace", "Save the trace as JSON (x)", self.action_export_trace)
         yield SystemCommand("Copy trace id", "To the clipboard (y)", self.action_copy_trace_id)
         yield SystemCommand("Open in MLflow", "The trace's web UI link (w)", self.action_open_web)
+        yield from saved_view_keys.view_commands(viewer)
         yield SystemCommand("Key help", "Every key tracetui answers to (?)", self.action_help)
         yield from self.chat_pane.system_commands()
 
@@ -426,7 +429,7 @@ def make_app(
 
     `backend` (with .base_url, .describe(), .close()) skips resolving one; a
     backend passed in is not closed by the app. `options` are TraceTuiApp's
-    keyword-only seams: `client`, `chat_session`, `poll_interval_s`, `tz`, `clock`.
+    keyword-only seams: `client`, `chat_session`, `poll_interval_s`, `tz`, `clock`, `view`.
     """
     return TraceTuiApp(settings, experiment, trace_id, model, ollama_url, backend, **options)
 
@@ -437,9 +440,10 @@ def run_app(
     trace_id: str | None = None,
     model: str | None = None,
     ollama_url: str | None = None,
+    view: str | None = None,
 ) -> int:
     """Run the dashboard until the person quits; stop a local server the app started; the exit code."""
-    app = make_app(settings, experiment, trace_id, model, ollama_url)
+    app = make_app(settings, experiment, trace_id, model, ollama_url, view=view)
     try:
         app.run()
     finally:

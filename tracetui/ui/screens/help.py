@@ -22,6 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("f", "follow mode: always show the newest trace"),
     ("p", "pause: stop polling the server"),
     ("/", "filter, MLflow syntax: status = 'ERROR' (empty clears)"),
+    ("v / u", "views: save the filter under a name, or apply one / clear the filter"),
     ("e", "switch experiment"),
     ("r", "poll now"),
     ("Ctrl+F", "in the span tree: search the spans (text, or key=value for an attribute)"),

@@ -33,6 +33,7 @@ from textual.widgets import DataTable, Input
 from textual.worker import Worker, WorkerState
 
 from tracetui.config import TrackingSettings
+from tracetui.saved_views import ViewStore
 from tracetui.tracking.errors import (
     ExperimentNotFound,
     InvalidFilter,
@@ -54,7 +55,7 @@ from tracetui.ui.messages import (
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
-from tracetui.ui.viewer import compare_keys
+from tracetui.ui.viewer import compare_keys, saved_view_keys
 from tracetui.ui.viewer.spans_pane import SpansPane
 from tracetui.ui.widgets.pane import Pane
 from tracetui.ui.widgets.stats_bar import StatsBar
@@ -86,6 +87,8 @@ class TraceViewer(Vertical):
         Binding("s", "toggle_sequence", "Sequence", show=False),  # in the help and the palette
         Binding("m", "mark", "Mark", show=False),  # for comparison; in the help
         Binding("d", "compare", "Compare", show=False),
+        Binding("v", "views", "Views", show=False),  # saved filters; in the help and the palette
+        Binding("u", "clear_filter", "Clear filter", show=False),
     ]
 
     # What the status line shows (it watches these; tracetui/ui/widgets/status_bar.py).
@@ -121,9 +124,14 @@ class TraceViewer(Vertical):
         poll_interval_s: float = 1.0,
         tz: tzinfo | None = None,
         clock: Callable[[], datetime] | None = None,
+        initial_view: str | None = None,
+        view_store: ViewStore | None = None,
         id: str | None = "right",
     ) -> None:
         super().__init__(id=id)
+        self.initial_view = initial_view  # --view NAME: the filter the first experiment opens with
+        self.filter_note: tuple[str, bool] | None = None  # where that filter came from, said once listed
+        self.view_store = view_store or ViewStore()
         self.settings = settings
         self.experiment_selector = experiment_selector
         self.initial_trace_id = initial_trace_id
@@ -251,6 +259,7 @@ class TraceViewer(Vertical):
         experiment = message.experiment
         self.experiment, self.experiment_missing = experiment, None
         self.experiment_name, self.problem = experiment.name, ""
+        self.filter_string = saved_view_keys.starting_filter(self, experiment)
         self.live = LiveTraceList([experiment.experiment_id], filter_string=self.filter_string or None)
         self.candidate_live = None
         self.poll_failures = 0
@@ -342,6 +351,7 @@ class TraceViewer(Vertical):
         adopted = message.source is self.candidate_live
         if adopted:
             self.live, self.candidate_live = self.candidate_live, None
+            saved_view_keys.remember_filter(self)
             self.say(
                 f"Filter applied: {one_line(self.filter_string, 80)}"
                 if self.filter_string
@@ -354,6 +364,7 @@ class TraceViewer(Vertical):
         if message.replace or message.added or message.changed:  # an idle poll redraws nothing
             self.update_stats()
         self._say_listed(message.replace and not adopted)
+        saved_view_keys.say_filter_note(self)
         if self.poll_failures:
             self.say("Connected again.")
         self.poll_failures = 0
@@ -484,6 +495,12 @@ class TraceViewer(Vertical):
 
     def action_compare(self) -> None:
         compare_keys.compare_with_mark(self)
+
+    def action_views(self) -> None:
+        saved_view_keys.open_views(self)
+
+    def action_clear_filter(self) -> None:
+        saved_view_keys.clear_filter(self)
 
     def action_poll_now(self) -> None:
         if self.live is None and self.client is not None:

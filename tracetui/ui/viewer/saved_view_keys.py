@@ -1,0 +1,134 @@
+"""Saved filters in the dashboard: `v` saves or applies one, `u` clears the filter, the palette lists them.
+
+The views live in tracetui/saved_views.py (the config folder, per server and
+experiment). Each experiment's last filter comes back when it is opened again,
+and says so on the status line. Any failure to read or write is one sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+from tracetui.saved_views import ViewsError, unknown_view_sentence
+from tracetui.ui.screens.views import ViewChoice, ViewsScreen
+from tracetui.visible import one_line
+
+if TYPE_CHECKING:
+    from tracetui.tracking.models import Experiment
+    from tracetui.ui.viewer.trace_viewer import TraceViewer
+
+
+def _where(viewer: TraceViewer) -> tuple[str, str] | None:
+    if viewer.backend is None or viewer.experiment is None:
+        return None
+    return viewer.backend.base_url, viewer.experiment.experiment_id
+
+
+def starting_filter(viewer: TraceViewer, experiment: Experiment) -> str:
+    """The filter an experiment opens with: the --view asked for (once), else the last one used there."""
+    if viewer.backend is None:
+        return ""
+    store, base_url = viewer.view_store, viewer.backend.base_url
+    if viewer.initial_view is not None:
+        name, viewer.initial_view = viewer.initial_view, None
+        views = store.views(base_url, experiment.experiment_id)
+        if name in views:
+            viewer.filter_note = (
+                f"View {one_line(name, 40)}: {one_line(views[name], 80)} (u clears it).",
+                False,
+            )
+            return views[name]
+        viewer.filter_note = (unknown_view_sentence(name, views, one_line(experiment.name, 60)), True)
+        return ""
+    last = store.last_filter(base_url, experiment.experiment_id)
+    if last:
+        viewer.filter_note = (f"Filter from your last visit: {one_line(last, 80)} (u clears it).", False)
+    return last
+
+
+def say_filter_note(viewer: TraceViewer) -> None:
+    """Once the list is in: where its filter came from (after the "N traces listed" sentence)."""
+    if viewer.filter_note is not None:
+        sentence, error = viewer.filter_note
+        viewer.filter_note = None
+        viewer.say(sentence, error=error)
+
+
+def remember_filter(viewer: TraceViewer) -> None:
+    """The filter just applied is the experiment's last one (it comes back when it is reopened)."""
+    where = _where(viewer)
+    if where is None:
+        return
+    try:
+        viewer.view_store.remember_last(*where, viewer.filter_string)
+    except ViewsError as error:
+        viewer.say(str(error), error=True)
+
+
+def clear_filter(viewer: TraceViewer) -> None:
+    if not viewer.filter_string:
+        viewer.say("No filter to clear.")
+        return
+    viewer.apply_filter("")
+
+
+def apply_view(viewer: TraceViewer, name: str) -> None:
+    where = _where(viewer)
+    if where is None:
+        viewer.say("Not connected yet: views apply once the list is loaded.", error=True)
+        return
+    views = viewer.view_store.views(*where)
+    if name not in views:
+        viewer.say(unknown_view_sentence(name, views, one_line(viewer.experiment.name, 60)), error=True)
+        return
+    viewer.apply_filter(views[name])
+
+
+def open_views(viewer: TraceViewer) -> None:
+    """Save the current filter under a name, or apply or delete a saved one."""
+    where = _where(viewer)
+    if where is None:
+        viewer.say("Not connected yet: views are kept per server and experiment.", error=True)
+        return
+
+    def chosen(choice: ViewChoice | None) -> None:
+        if choice is None:
+            return
+        try:
+            if choice.action == "save":
+                if not viewer.filter_string:
+                    viewer.say("There is no filter to save: / sets one first.", error=True)
+                    return
+                viewer.view_store.save(*where, choice.name, viewer.filter_string)
+                viewer.say(
+                    f"Saved the filter as view {one_line(choice.name, 40)} (v or the palette applies it)."
+                )
+            elif choice.action == "delete":
+                viewer.view_store.delete(*where, choice.name)
+                viewer.say(f"Deleted view {one_line(choice.name, 40)}.")
+            else:
+                apply_view(viewer, choice.name)
+        except ViewsError as error:
+            viewer.say(str(error), error=True)
+
+    viewer.app.push_screen(ViewsScreen(viewer.filter_string, viewer.view_store.views(*where)), chosen)
+
+
+def view_commands(viewer: TraceViewer) -> Iterator[SystemCommand]:
+    """Palette entries: save and clear, and one per saved view of this experiment."""
+    yield SystemCommand(
+        "Save filter as a view", "Name the list's filter to apply it later (v)", viewer.action_views
+    )
+    yield SystemCommand("Clear filter", "Show every trace again (u)", viewer.action_clear_filter)
+    where = _where(viewer)
+    if where is None:
+        return
+    for name, filter_string in viewer.view_store.views(*where).items():
+        yield SystemCommand(
+            f"View: {one_line(name, 40)}",
+            one_line(filter_string, 80),
+            lambda name=name: apply_view(viewer, name),
+        )
