@@ -130,6 +130,7 @@ async def test_a_missing_experiment_id_is_a_sentence_and_its_turn_waits(
     app = chat_app(trace_server, missing_id, fake_ollama.url)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.status.connection == STOPPED, "the experiment to be found missing")
+        await wait_for(pilot, lambda: "no experiment with id" in app.status.sentence, "the sentence")
         assert app.status.sentence.startswith(f"There is no experiment with id {missing_id} on MLflow at ")
         assert "an id cannot be created" in app.status.sentence
         assert "no such experiment, not retrying" in app.status.render().plain
@@ -397,6 +398,7 @@ async def test_a_url_with_no_mlflow_api_is_stated_and_not_retried(tmp_path: Path
         )
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_for(pilot, lambda: app.status.connection == STOPPED, "the verdict")
+            await wait_for(pilot, lambda: "no MLflow API" in app.status.sentence, "the sentence")
             assert app.status.sentence == (
                 f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
             )

@@ -115,3 +115,25 @@ class ViewStore:
 def unknown_view_sentence(name: str, saved: dict[str, str], experiment: str) -> str:
     names = ", ".join(saved) if saved else "none yet (v in the dashboard saves the filter shown)"
     return f"No saved view named {name!r} for experiment {experiment}; saved views: {names}."
+
+
+def starting_filter(
+    store: ViewStore, base_url: str, experiment_id: str, experiment_name: str, view: str | None
+) -> tuple[str, str | None, bool]:
+    """The filter an experiment opens with, and a sentence saying where it came from (and whether
+    that sentence is a failure): the view asked for by name, else the last filter used there."""
+    from tracetui.visible import one_line
+
+    if view is not None:
+        views = store.views(base_url, experiment_id)
+        if view in views:
+            return (
+                views[view],
+                f"View {one_line(view, 40)}: {one_line(views[view], 80)} (u clears it).",
+                False,
+            )
+        return "", unknown_view_sentence(view, views, one_line(experiment_name, 60)), True
+    last = store.last_filter(base_url, experiment_id)
+    if last:
+        return last, f"Filter from your last visit: {one_line(last, 80)} (u clears it).", False
+    return "", None, False

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracetui.commands import run_with_client, target_from, tracking_options
-from tracetui.commands.traces import dump_json, format_duration_ms
+from tracetui.commands import dump_json, run_with_client, target_from, tracking_options
+from tracetui.formatting import duration as format_duration
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ MAX_INDENT_DEPTH = 16
 
 
 def _ms(duration_ns: int | None) -> str:
-    return format_duration_ms(None if duration_ns is None else duration_ns / 1e6)
+    return format_duration(duration_ns)
 
 
 def signed_ms(delta_ns: int | None) -> str:

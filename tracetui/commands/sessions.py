@@ -43,7 +43,8 @@ def list_command(
     tracking_uri: str | None, experiment: str | None, scan: int, sort_by: str, ascending: bool
 ) -> None:
     """List the sessions of an experiment with their totals, most recently active first."""
-    from tracetui.commands.traces import format_duration_ms, format_time_ms
+    from tracetui.formatting import date_time as format_time_ms
+    from tracetui.formatting import duration_ms as format_duration_ms
     from tracetui.tracking.session_totals import format_cost, sort_sessions
     from tracetui.tracking.sessions import list_sessions
 
@@ -112,7 +113,7 @@ def _turns(tracking_uri: str | None, experiment: str | None, session_id: str) ->
 @click.argument("session_id")
 def show_command(tracking_uri: str | None, experiment: str | None, session_id: str) -> None:
     """Print a session's conversation, oldest turn first."""
-    from tracetui.commands.traces import format_time_ms
+    from tracetui.formatting import date_time as format_time_ms
 
     _, _, turns = _turns(tracking_uri, experiment, session_id)
     for turn in turns:

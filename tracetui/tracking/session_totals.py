@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from tracetui.tracking.models import TraceInfo
-
-if TYPE_CHECKING:
-    from tracetui.tracking.sessions import SessionSummary
 
 METADATA_COST = "mlflow.trace.cost"
 
@@ -50,8 +47,24 @@ def total_cost(infos: Iterable[TraceInfo]) -> tuple[float | None, int]:
     return (sum(costs) if costs else None), len(costs)
 
 
-# name -> (what it sorts by, in words; the key; largest/latest first by default)
-SESSION_SORTS: dict[str, tuple[str, Callable[[SessionSummary], Any]]] = {
+class SessionTotals(Protocol):
+    """What sorting needs of a session (sessions.SessionSummary has it; sessions.py imports this module)."""
+
+    session_id: str
+    trace_count: int
+    first_time_ms: int
+    last_time_ms: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    duration_ms: int
+    cost_usd: float | None
+
+
+Session = TypeVar("Session", bound=SessionTotals)
+
+# name -> (what it sorts by, in words; the key); largest or latest first by default
+SESSION_SORTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "last": ("last turn", lambda s: s.last_time_ms),
     "first": ("first turn", lambda s: s.first_time_ms),
     "turns": ("turns", lambda s: s.trace_count),
@@ -64,8 +77,8 @@ SESSION_SORTS: dict[str, tuple[str, Callable[[SessionSummary], Any]]] = {
 
 
 def sort_sessions(
-    summaries: Iterable[SessionSummary], by: str = "last", *, descending: bool = True
-) -> list[SessionSummary]:
+    summaries: Iterable[Session], by: str = "last", *, descending: bool = True
+) -> list[Session]:
     """Sessions ordered by one of SESSION_SORTS (ties: most recently active first)."""
     if by not in SESSION_SORTS:
         raise ValueError(f"Sessions sort by one of {', '.join(SESSION_SORTS)}, not {by!r}.")

@@ -30,7 +30,7 @@ from tracetui.config import TrackingSettings
 from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
 from tracetui.ui.screens.help import HelpScreen
 from tracetui.ui.screens.sessions import SessionChoice, SessionsScreen
-from tracetui.ui.viewer import saved_view_keys, trace_keys
+from tracetui.ui.viewer import compare_keys, saved_view_keys, trace_keys
 from tracetui.ui.viewer.trace_viewer import TraceViewer
 from tracetui.ui.widgets.chat_message import AnswerMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
@@ -66,6 +66,10 @@ class TraceTuiApp(App[int]):
         Binding("x", "export_trace", "Export", show=False),
         Binding("y", "copy_trace_id", "Copy id", show=False),
         Binding("w", "open_web", "MLflow UI", show=False),
+        Binding("m", "mark", "Mark", show=False),  # for comparison (d); in the help
+        Binding("d", "compare", "Compare", show=False),
+        Binding("v", "views", "Views", show=False),  # saved filters; in the help and the palette
+        Binding("u", "clear_filter", "Clear filter", show=False),
     ]
 
     def __init__(
@@ -319,6 +323,18 @@ class TraceTuiApp(App[int]):
     def action_open_web(self) -> None:
         if trace_id := self.trace_in_question():
             trace_keys.open_in_mlflow(self.viewer, trace_id)
+
+    def action_mark(self) -> None:
+        compare_keys.toggle_mark(self.viewer)
+
+    def action_compare(self) -> None:
+        compare_keys.compare_with_mark(self.viewer)
+
+    def action_views(self) -> None:
+        saved_view_keys.open_views(self.viewer)
+
+    def action_clear_filter(self) -> None:
+        saved_view_keys.clear_filter(self.viewer)
 
     def action_sessions(self) -> None:
         """The experiment's chat sessions; the one chosen continues in the chat."""

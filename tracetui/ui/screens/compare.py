@@ -17,10 +17,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tracetui.formatting import duration as format_duration
 from tracetui.tracking.models import Trace
 from tracetui.tracking.trace_diff import BOTH, LEFT, RIGHT, AlignedSpan, align_traces, io_diff, summarize_diff
 from tracetui.ui.safe_text import safe_line
-from tracetui.ui.widgets.span_tree import format_duration
 from tracetui.visible import make_visible, one_line
 
 WIDE_FROM = 120  # columns: from here both sides show at once

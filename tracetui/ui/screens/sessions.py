@@ -15,7 +15,7 @@ Session ids and prompts come from traces: every cell is plain, visible `Text`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -26,11 +26,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from tracetui.exports import export_session_markdown
+from tracetui.formatting import day_time
+from tracetui.formatting import duration_ms as format_duration
 from tracetui.tracking.session_totals import SESSION_SORTS, format_cost, sort_sessions
 from tracetui.tracking.sessions import SessionSummary, list_sessions
 from tracetui.ui.clipboard import copy_text
-from tracetui.ui.export_actions import export_session_markdown
-from tracetui.ui.widgets.trace_list import format_duration
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
@@ -61,13 +62,6 @@ class SessionChoice:
     action: str  # "resume" or "list"
 
 
-def format_when(timestamp_ms: int, tz: tzinfo | None) -> str:
-    try:
-        return datetime.fromtimestamp(timestamp_ms / 1000, tz=tz).strftime("%b %d %H:%M")
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
 def session_cells(summary: SessionSummary, tz: tzinfo | None) -> list[Text]:
     errors = Text(str(summary.error_count) if summary.error_count else "", style="bold red", end="")
     if summary.in_progress_count:
@@ -77,8 +71,8 @@ def session_cells(summary: SessionSummary, tz: tzinfo | None) -> list[Text]:
         return Text(str(value), justify="right", end="")
 
     return [
-        Text(format_when(summary.last_time_ms, tz), end=""),
-        Text(format_when(summary.first_time_ms, tz), end=""),
+        Text(day_time(summary.last_time_ms, tz), end=""),
+        Text(day_time(summary.first_time_ms, tz), end=""),
         number(summary.trace_count),
         number(format_duration(summary.duration_ms)),
         number(summary.input_tokens),

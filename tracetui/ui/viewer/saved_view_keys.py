@@ -1,8 +1,9 @@
 """Saved filters in the dashboard: `v` saves or applies one, `u` clears the filter, the palette lists them.
 
-The views live in tracetui/saved_views.py (the config folder, per server and
-experiment). Each experiment's last filter comes back when it is opened again,
-and says so on the status line. Any failure to read or write is one sentence.
+The app routes the keys here with its viewer. The views live in
+tracetui/saved_views.py (the config folder, per server and experiment); the
+viewer itself restores each experiment's last filter and remembers the new one.
+Any failure to write is one sentence.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from tracetui.ui.screens.views import ViewChoice, ViewsScreen
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
-    from tracetui.tracking.models import Experiment
     from tracetui.ui.viewer.trace_viewer import TraceViewer
 
 
@@ -25,47 +25,6 @@ def _where(viewer: TraceViewer) -> tuple[str, str] | None:
     if viewer.backend is None or viewer.experiment is None:
         return None
     return viewer.backend.base_url, viewer.experiment.experiment_id
-
-
-def starting_filter(viewer: TraceViewer, experiment: Experiment) -> str:
-    """The filter an experiment opens with: the --view asked for (once), else the last one used there."""
-    if viewer.backend is None:
-        return ""
-    store, base_url = viewer.view_store, viewer.backend.base_url
-    if viewer.initial_view is not None:
-        name, viewer.initial_view = viewer.initial_view, None
-        views = store.views(base_url, experiment.experiment_id)
-        if name in views:
-            viewer.filter_note = (
-                f"View {one_line(name, 40)}: {one_line(views[name], 80)} (u clears it).",
-                False,
-            )
-            return views[name]
-        viewer.filter_note = (unknown_view_sentence(name, views, one_line(experiment.name, 60)), True)
-        return ""
-    last = store.last_filter(base_url, experiment.experiment_id)
-    if last:
-        viewer.filter_note = (f"Filter from your last visit: {one_line(last, 80)} (u clears it).", False)
-    return last
-
-
-def say_filter_note(viewer: TraceViewer) -> None:
-    """Once the list is in: where its filter came from (after the "N traces listed" sentence)."""
-    if viewer.filter_note is not None:
-        sentence, error = viewer.filter_note
-        viewer.filter_note = None
-        viewer.say(sentence, error=error)
-
-
-def remember_filter(viewer: TraceViewer) -> None:
-    """The filter just applied is the experiment's last one (it comes back when it is reopened)."""
-    where = _where(viewer)
-    if where is None:
-        return
-    try:
-        viewer.view_store.remember_last(*where, viewer.filter_string)
-    except ViewsError as error:
-        viewer.say(str(error), error=True)
 
 
 def clear_filter(viewer: TraceViewer) -> None:

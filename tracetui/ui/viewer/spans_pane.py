@@ -27,10 +27,10 @@ from textual.content import Content
 from textual.widgets import ContentSwitcher, Input
 from textual.worker import Worker, WorkerState
 
+from tracetui.gc_policy import LARGE_TRACE_SPANS, freeze_heap
 from tracetui.tracking.errors import TraceNotReady, failure_sentence
 from tracetui.tracking.models import Trace
 from tracetui.tracking.span_search import SpanSearchIndex, parse_query
-from tracetui.ui.heap import LARGE_TRACE_SPANS, freeze_heap
 from tracetui.ui.messages import Say, SpanSearchReady
 from tracetui.ui.safe_text import safe_content_line
 from tracetui.ui.widgets.pane import Pane
@@ -102,7 +102,7 @@ class SpansPane(Horizontal):
         self.span_tree.show_trace(trace)
         self.sequence_view.show_trace(trace)
         if len(trace.spans) >= LARGE_TRACE_SPANS:
-            freeze_heap()  # its spans live while it is shown: no full collection walks them (ui/heap.py)
+            freeze_heap()  # its spans live while it is shown: no full collection walks them (gc_policy.py)
         self.search_index, self.match_ids, self.match_at = None, [], -1
         if not same_trace:
             self.search_text = ""

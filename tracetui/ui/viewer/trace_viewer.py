@@ -5,7 +5,7 @@ local server it starts, ~10 s, in a thread worker), the client, the choice of
 experiment, the live list and its poll (re-armed after each poll, backing off
 on failures that waiting can mend, stopping on those it cannot), the filter,
 follow and pause, and which trace the spans pane shows. Its state is a set of
-reactives the status line watches; sentences for a person go up as `Say`, and
+reactives the status line watches (its sentences too: `said`), and
 what the chat needs to know (where its turns go, when a poll succeeded) goes up
 as messages the app routes (tracetui/ui/messages.py). Workers do I/O and post
 messages; the handlers here own the state.
@@ -33,7 +33,7 @@ from textual.widgets import DataTable, Input
 from textual.worker import Worker, WorkerState
 
 from tracetui.config import TrackingSettings
-from tracetui.saved_views import ViewStore
+from tracetui.saved_views import ViewsError, ViewStore, starting_filter
 from tracetui.tracking.errors import (
     ExperimentNotFound,
     InvalidFilter,
@@ -55,7 +55,6 @@ from tracetui.ui.messages import (
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
-from tracetui.ui.viewer import compare_keys, saved_view_keys
 from tracetui.ui.viewer.spans_pane import SpansPane
 from tracetui.ui.widgets.pane import Pane
 from tracetui.ui.widgets.stats_bar import StatsBar
@@ -85,10 +84,6 @@ class TraceViewer(Vertical):
         Binding("e", "experiments", "Experiments"),
         Binding("r", "poll_now", "Poll now", show=False),
         Binding("s", "toggle_sequence", "Sequence", show=False),  # in the help and the palette
-        Binding("m", "mark", "Mark", show=False),  # for comparison; in the help
-        Binding("d", "compare", "Compare", show=False),
-        Binding("v", "views", "Views", show=False),  # saved filters; in the help and the palette
-        Binding("u", "clear_filter", "Clear filter", show=False),
     ]
 
     # What the status line shows (it watches these; tracetui/ui/widgets/status_bar.py).
@@ -112,6 +107,8 @@ class TraceViewer(Vertical):
     """Polling stopped by the person."""
     filter_string: reactive[str] = reactive("")
     """The MLflow filter applied to the list ("" for none)."""
+    said: reactive[Say | None] = reactive(None, always_update=True, init=False)
+    """The latest sentence for a person (the spans pane's too): the status line shows it at once."""
 
     def __init__(
         self,
@@ -180,7 +177,12 @@ class TraceViewer(Vertical):
                 pass
 
     def say(self, sentence: str, *, error: bool = False) -> None:
-        self.post_message(Say(sentence, error))
+        self.said = Say(sentence, error)
+
+    @on(Say)
+    def _child_said(self, message: Say) -> None:
+        message.stop()
+        self.said = message
 
     @property
     def span_tree(self) -> Any:
@@ -203,7 +205,7 @@ class TraceViewer(Vertical):
                 self.post_message(
                     TracingDestination(None, None, why="The local MLflow server is still starting")
                 )
-                self.say(f"Starting a local MLflow server over {store_uri} …")
+                self.app.call_from_thread(self.say, f"Starting a local MLflow server over {store_uri} …")
 
             backend = resolve_backend(self.settings, on_starting=starting)
             if not self.app.is_running:  # the person quit while the server was starting: stop it
@@ -259,7 +261,7 @@ class TraceViewer(Vertical):
         experiment = message.experiment
         self.experiment, self.experiment_missing = experiment, None
         self.experiment_name, self.problem = experiment.name, ""
-        self.filter_string = saved_view_keys.starting_filter(self, experiment)
+        self.filter_string = self._starting_filter(experiment)
         self.live = LiveTraceList([experiment.experiment_id], filter_string=self.filter_string or None)
         self.candidate_live = None
         self.poll_failures = 0
@@ -268,6 +270,34 @@ class TraceViewer(Vertical):
         if self.initial_trace_id is None or self.spans.shown_trace_id != self.initial_trace_id:
             self.spans.clear()
         self.poll_now(replace=True)
+
+    def _starting_filter(self, experiment: Experiment) -> str:
+        """--view's filter (the first experiment only), else the one last used on this experiment."""
+        if self.backend is None:
+            return ""
+        view, self.initial_view = self.initial_view, None
+        filter_string, self.filter_note = self._filter_and_note(experiment, view)
+        return filter_string
+
+    def _filter_and_note(
+        self, experiment: Experiment, view: str | None
+    ) -> tuple[str, tuple[str, bool] | None]:
+        base_url = self.backend.base_url
+        filter_string, sentence, error = starting_filter(
+            self.view_store, base_url, experiment.experiment_id, experiment.name, view
+        )
+        return filter_string, None if sentence is None else (sentence, error)
+
+    def _remember_filter(self) -> None:
+        """The filter just applied comes back when this experiment is opened again."""
+        if self.backend is None or self.experiment is None:
+            return
+        try:
+            self.view_store.remember_last(
+                self.backend.base_url, self.experiment.experiment_id, self.filter_string
+            )
+        except ViewsError as error:
+            self.say(str(error), error=True)
 
     @on(ExperimentMissing)
     def _experiment_missing(self, message: ExperimentMissing) -> None:
@@ -351,7 +381,7 @@ class TraceViewer(Vertical):
         adopted = message.source is self.candidate_live
         if adopted:
             self.live, self.candidate_live = self.candidate_live, None
-            saved_view_keys.remember_filter(self)
+            self._remember_filter()
             self.say(
                 f"Filter applied: {one_line(self.filter_string, 80)}"
                 if self.filter_string
@@ -364,7 +394,10 @@ class TraceViewer(Vertical):
         if message.replace or message.added or message.changed:  # an idle poll redraws nothing
             self.update_stats()
         self._say_listed(message.replace and not adopted)
-        saved_view_keys.say_filter_note(self)
+        if self.filter_note is not None:  # where the list's filter came from, after "N traces listed"
+            sentence, error = self.filter_note
+            self.filter_note = None
+            self.say(sentence, error=error)
         if self.poll_failures:
             self.say("Connected again.")
         self.poll_failures = 0
@@ -389,7 +422,7 @@ class TraceViewer(Vertical):
         )
         if replaced or listed != self.listed_sentence:
             self.listed_sentence = listed
-            self.post_message(Say(listed, key="listed", refresh=not replaced))
+            self.said = Say(listed, key="listed", refresh=not replaced)
 
     def _keep_the_right_trace_open(self, changed: Iterable[TraceInfo]) -> None:
         """The tree shows the newest trace in follow mode, or one asked for by id once listed."""
@@ -489,18 +522,6 @@ class TraceViewer(Vertical):
 
     def action_toggle_sequence(self) -> None:
         self.spans.action_toggle_sequence()
-
-    def action_mark(self) -> None:
-        compare_keys.toggle_mark(self)
-
-    def action_compare(self) -> None:
-        compare_keys.compare_with_mark(self)
-
-    def action_views(self) -> None:
-        saved_view_keys.open_views(self)
-
-    def action_clear_filter(self) -> None:
-        saved_view_keys.clear_filter(self)
 
     def action_poll_now(self) -> None:
         if self.live is None and self.client is not None:
