@@ -117,6 +117,10 @@ async def test_save_clear_apply_and_the_last_filter_comes_back(
         await leave_prompt(pilot)
         await pilot.press("u")
         await wait_for(pilot, lambda: viewer.trace_list.row_count == 2, "u to clear it")
+        commands = {command.title: command for command in reopened.get_system_commands(reopened.screen)}
+        assert {"Save filter as a view", "Clear filter", "View: errors"} <= set(commands)
+        commands["View: errors"].callback()  # the palette applies a saved view
+        await wait_for(pilot, lambda: viewer.trace_list.row_count == 1, "the view from the palette")
 
 
 async def test_view_option_opens_with_that_filter(trace_server: str, experiment_name: str) -> None:

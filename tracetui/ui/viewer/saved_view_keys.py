@@ -79,9 +79,11 @@ def open_views(viewer: TraceViewer) -> None:
 def view_commands(viewer: TraceViewer) -> Iterator[SystemCommand]:
     """Palette entries: save and clear, and one per saved view of this experiment."""
     yield SystemCommand(
-        "Save filter as a view", "Name the list's filter to apply it later (v)", viewer.action_views
+        "Save filter as a view",
+        "Name the list's filter, or apply a saved one (v)",
+        lambda: open_views(viewer),
     )
-    yield SystemCommand("Clear filter", "Show every trace again (u)", viewer.action_clear_filter)
+    yield SystemCommand("Clear filter", "Show every trace again (u)", lambda: clear_filter(viewer))
     where = _where(viewer)
     if where is None:
         return
