@@ -29,18 +29,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracetui.chat.outbox import (
-    Delivery,
-    Outbox,
-    OutboxTracer,
-    TraceQueued,
-    count_waiting,
-    turns,
-    with_outbox,
-)
+from tracetui.chat.outbox import Delivery, Outbox, count_waiting, turns
 from tracetui.chat.outbox_listing import OutboxFolder, outbox_folders
+from tracetui.chat.outbox_tracer import OutboxTracer, Queued, with_outbox
 from tracetui.chat.record import TurnRecord
-from tracetui.chat.trace_writer import UNRESOLVED, TurnTracer
+from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
 
 NOT_CONNECTED = "The tracking server is not connected yet"  # until the app says more
@@ -115,7 +108,7 @@ class WatchedExperimentSink:
                 f"{self._why_held} (not traced yet: {turns(waiting)} waiting, "
                 "to be sent once the experiment is open)."
             )
-            raise TraceQueued(sentence, UNRESOLVED, waiting)
+            return Queued(sentence, waiting)
         tracer = self._tracer_for(destination)
         self._adopt_unresolved(tracer.outbox)  # older turns first: they are sent before this one
         return tracer(record)

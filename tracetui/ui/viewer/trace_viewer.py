@@ -29,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from tracetui.config import TrackingSettings
@@ -50,13 +50,12 @@ from tracetui.ui.messages import (
     FilterRejected,
     Polled,
     Say,
-    SummariesFetched,
     TracesPolled,
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
 from tracetui.ui.viewer.spans_pane import SpansPane
-from tracetui.ui.widgets.pane import Pane
+from tracetui.ui.viewer.traces_pane import TracesPane
 from tracetui.ui.widgets.stats_bar import StatsBar
 from tracetui.ui.widgets.status_bar import (
     CONNECTED,
@@ -148,23 +147,14 @@ class TraceViewer(Vertical):
         self.poll_timer: Timer | None = None
         self.open_when_listed: str | None = initial_trace_id  # select this row once it is listed
         self.listed_sentence: str | None = None  # "Experiment X: N traces listed.", kept true
-        self.filter_box = Input(
-            placeholder="MLflow filter, e.g. status = 'ERROR' — Enter applies, Esc closes", id="filter"
-        )
-        self.trace_list = TraceList(id="traces", tz=tz, clock=self.clock)
-        self.stats_bar = StatsBar(id="stats")
+        self.traces = TracesPane(tz=tz, clock=self.clock)
         self.spans = SpansPane()
 
     def compose(self) -> ComposeResult:
-        with Pane(id="traces-pane"):
-            yield self.filter_box
-            yield self.trace_list
-            yield self.stats_bar
+        yield self.traces
         yield self.spans
 
     def on_mount(self) -> None:
-        self.query_one("#traces-pane").border_title = "Traces"
-        self.filter_box.display = False
         self.connection = CONNECTING
         self.say("Connecting to the tracking server…")
         self.connect()
@@ -183,6 +173,14 @@ class TraceViewer(Vertical):
     def _child_said(self, message: Say) -> None:
         message.stop()
         self.said = message
+
+    @property
+    def trace_list(self) -> TraceList:
+        return self.traces.trace_list
+
+    @property
+    def stats_bar(self) -> StatsBar:
+        return self.traces.stats_bar
 
     @property
     def span_tree(self) -> Any:
@@ -220,7 +218,7 @@ class TraceViewer(Vertical):
             from tracetui.tracking.client import TrackingClient
 
             self.client = TrackingClient(self.settings, message.backend.base_url)
-        self.spans.client = self.client
+        self.spans.client = self.traces.client = self.client
         self.server = message.backend.describe()
         self.say("Connected; choosing the experiment…")
         self.choose_experiment()
@@ -389,10 +387,7 @@ class TraceViewer(Vertical):
             )
         elif message.source is not self.live:
             return  # from a list no longer shown (experiment or filter changed meanwhile)
-        table = self.trace_list
-        table.apply(message.added, message.changed, replace=message.replace, follow=self.follow)
-        if message.replace or message.added or message.changed:  # an idle poll redraws nothing
-            self.update_stats()
+        self.traces.show(message.added, message.changed, replace=message.replace, follow=self.follow)
         self._say_listed(message.replace and not adopted)
         if self.filter_note is not None:  # where the list's filter came from, after "N traces listed"
             sentence, error = self.filter_note
@@ -403,13 +398,8 @@ class TraceViewer(Vertical):
         self.poll_failures = 0
         self.connection, self.retry_in_s, self.problem = CONNECTED, None, ""
         self.last_poll = message.polled_at
-        self.trace_count = table.row_count
-        title = f"Traces — {table.row_count}"
-        pane = self.query_one("#traces-pane")
-        if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
-            pane.border_title = title
+        self.trace_count = self.trace_list.row_count
         self._keep_the_right_trace_open(message.changed)
-        self._summarize_rows_on_screen()
         self.arm_poll(self.poll_interval_s)
         self.post_message(Polled())
 
@@ -436,42 +426,6 @@ class TraceViewer(Vertical):
             self.spans.open(table.newest_trace_id)
         if any(info.trace_id == self.spans.shown_trace_id for info in changed):
             self.spans.open(self.spans.shown_trace_id, reload=True)  # it finished, or gained spans
-
-    def update_stats(self) -> None:
-        """Redraw the sparklines from the rows the list holds."""
-        from tracetui.tracking.summaries import model_of
-
-        infos = self.trace_list.infos
-        self.stats_bar.show(infos.values(), model_of=model_of(self.trace_list.summaries, infos))
-
-    # -- names and models of the rows on screen (their spans, fetched once each) --------------
-
-    def _summarize_rows_on_screen(self) -> None:
-        if self.client is None:
-            return
-        wanted = self.trace_list.summaries.wanted(self.trace_list.visible_infos())
-        if wanted:
-            self._fetch_summaries(wanted)
-
-    @work(group="summaries", exit_on_error=False)
-    async def _fetch_summaries(self, trace_ids: list[str]) -> None:
-        from tracetui.tracking.summaries import fetch_summaries
-
-        try:
-            found = await fetch_summaries(self.client, trace_ids)
-        except Exception:
-            self.trace_list.summaries.forget_fetching(trace_ids)  # asked again on a later poll
-            raise
-        self.post_message(SummariesFetched(found))
-
-    @on(SummariesFetched)
-    def _summaries_fetched(self, message: SummariesFetched) -> None:
-        self.trace_list.show_summaries(message.summaries)
-        self.update_stats()  # tokens per second grouped by the models just learnt
-
-    @on(TraceList.Scrolled)
-    def _list_scrolled(self) -> None:
-        self._summarize_rows_on_screen()
 
     # -- the trace in the tree ---------------------------------------------------------------
 
@@ -530,18 +484,14 @@ class TraceViewer(Vertical):
             self.poll_now()
 
     def action_filter(self) -> None:
-        self.filter_box.display = True
-        self.filter_box.value = self.filter_string
-        self.filter_box.focus()
+        self.traces.open_filter(self.filter_string)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.close_filter()
-        self.apply_filter(event.value.strip())
+    @on(TracesPane.FilterSubmitted)
+    def _filter_submitted(self, message: TracesPane.FilterSubmitted) -> None:
+        self.apply_filter(message.filter_string)
 
     def apply_filter(self, filter_string: str) -> None:
-        """Filter the list ("" for none); the server's verdict decides whether the rows change."""
+        """Try the filter on the server ("" for none); the list changes only if the server accepts it."""
         from tracetui.tracking.live import LiveTraceList
 
         if self.experiment is None or self.client is None:
@@ -555,15 +505,6 @@ class TraceViewer(Vertical):
         )
         self.say("Applying the filter…")
         self._try_filter(self.candidate_live, filter_string)
-
-    def close_filter(self) -> None:
-        self.filter_box.display = False
-        self.trace_list.focus()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.filter_box.has_focus:
-            self.close_filter()
-            event.stop()
 
     @on(FilterRejected)
     def _filter_rejected(self, message: FilterRejected) -> None:
