@@ -139,6 +139,11 @@ class SpansPane(Horizontal):
     @on(Worker.StateChanged)
     def _load_failed(self, event: Worker.StateChanged) -> None:
         """A failed fetch (a time-out on a huge trace, a dropped connection): say why, try again later."""
+        if event.worker.group == "span-search" and event.state == WorkerState.ERROR:
+            event.stop()  # indexing failed: say why; the next key tries again
+            self.indexing = False
+            self.post_message(Say(failure_sentence(event.worker.error), error=True))
+            return
         if event.worker.group != "trace" or event.state != WorkerState.ERROR:
             return
         event.stop()
