@@ -350,3 +350,40 @@ async def _converse(pilot: Pilot) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_snapshot_conversation(snap_compare: Any, fake_ollama: FakeOllama, size: tuple[int, int]) -> None:
     assert snap_compare(_snapshot_app(fake_ollama), terminal_size=size, run_before=_converse)
+
+
+async def test_the_prompt_is_free_while_a_turns_trace_is_still_being_written(
+    fake_ollama: FakeOllama, tracking_settings: TrackingSettings
+) -> None:
+    """A cold server can take seconds to take the first trace: the answer is whole, the next may be asked."""
+    import threading
+
+    writer = TurnTracer(dataclasses.replace(tracking_settings, timeout_s=60.0), "chat-pane-slow-trace")
+    gate = threading.Event()
+
+    def slow_writer(record: Any) -> str:  # the real writer, after the gate opens
+        gate.wait(60)
+        return writer(record)
+
+    session = ChatSession(model=MODEL, ollama_url=fake_ollama.url, tracer=slow_writer)
+    fake_ollama.script("First, whole.", "Second, whole.")
+    app = ChatHost(session)
+    try:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await ask(pilot, "first?")
+            await wait_for(
+                pilot, lambda: bool(app.pane.answers) and app.pane.answers[0].body.drawn, "the text"
+            )
+            first = app.pane.answers[0]
+            await wait_for(pilot, lambda: not app.pane.answering, "the prompt to be free")
+            assert first.result is None and markdown_source(first) == "First, whole."  # trace still pending
+            await ask(pilot, "second?")  # accepted while the first trace waits
+            await wait_for(pilot, lambda: len(app.pane.answers) == 2, "the second answer")
+            gate.set()
+            await wait_for(pilot, lambda: len(app.finished) == 2, "both turns to finish")
+            assert first.result is not None and first.result.traced, first.result
+            assert f"trace {first.result.trace_id}" in str(first.footer.render())
+            assert markdown_source(app.pane.answers[1]) == "Second, whole."
+    finally:
+        gate.set()
+        writer.close()

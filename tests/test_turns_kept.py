@@ -396,3 +396,25 @@ async def test_a_url_with_no_mlflow_api_is_stated_and_not_retried(tmp_path: Path
             assert app.status.retry_in_s is None
     finally:
         server.shutdown()
+
+
+async def test_turns_waiting_for_another_experiment_of_the_watched_server_are_sent_into_it(
+    trace_server: str, fake_ollama: FakeOllama, state: Path
+) -> None:
+    """Asked while another experiment was watched (and the server was down): sent where they were asked."""
+    from chat_turns import turn_record
+
+    watched, earlier = f"now-{uuid.uuid4().hex[:6]}", f"then-{uuid.uuid4().hex[:6]}"
+    log_nested_trace(watched)
+    earlier_id = httpx.post(
+        f"{trace_server}/api/2.0/mlflow/experiments/create", json={"name": earlier}, timeout=30
+    ).json()["experiment_id"]
+    waiting = Outbox(trace_server, earlier_id, state)
+    record = turn_record("sess-then", "asked while the other experiment was watched", "kept")
+    waiting.put(record)
+    app = chat_app(trace_server, watched, fake_ollama.url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: waiting.pending_count() == 0, "the waiting turn to be sent")
+        await wait_for(pilot, lambda: app.status.waiting_elsewhere == "", "the status line to say none wait")
+        assert record.trace_id not in app.viewer.trace_list.infos  # not into the watched experiment
+    assert experiment_trace_ids(trace_server, earlier_id) == [record.trace_id]

@@ -203,6 +203,7 @@ class ChatTurn:
         self._streaming = True
         self._text_ended = False  # iteration is over: the model finished, or the stream ended
         self._started = False
+        self._stream_over = asyncio.Event()  # litellm's stream is closed: another turn may start
         self._result: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"chat-turn-{index}")
 
@@ -243,6 +244,10 @@ class ChatTurn:
             raise StopAsyncIteration
         return item
 
+    async def streamed(self) -> None:
+        """Wait for the end of the stream (not for the trace, which may take seconds on first use)."""
+        await self._stream_over.wait()
+
     async def result(self) -> TurnResult:
         """Wait for the end of the turn, including the writing of its trace."""
         return await asyncio.shield(self._result)
@@ -259,6 +264,7 @@ class ChatTurn:
                 uncancel()
         finally:
             self._streaming = False
+            self._stream_over.set()
             self.record.end_ns = time.time_ns()
             self._end_text()
         result = await self._finish()

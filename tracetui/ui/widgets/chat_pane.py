@@ -205,7 +205,9 @@ class ChatPane(Vertical):
     def deliver_waiting(self) -> None:
         """Send the turns waiting in the outbox (a thread: it writes over HTTP), when there are any."""
         deliver = getattr(self.session.tracer, "deliver_pending", None)
-        if deliver is None or not self.pending_count():
+        # The dashboard's sink also sends what waits for other experiments of the same server.
+        can_send = getattr(self.session.tracer, "can_send", None)
+        if deliver is None or not (can_send() if can_send is not None else self.pending_count()):
             return
         delivery = deliver()
         self.post_message(self.TurnsWaiting(self.pending_count(), delivery.delivered, delivery.sentence))
@@ -257,7 +259,7 @@ class ChatPane(Vertical):
         return answer
 
     @work(exclusive=True, group="chat", exit_on_error=False)
-    async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> TurnResult:
+    async def _stream_answer(self, prompt: str, answer: AnswerMessage) -> None:
         # The turn starts at Enter: on first use it loads litellm (a span of its trace) while
         # the highlighter loads here, both in threads.
         turn = self._turn = self.session.start_turn(prompt)
@@ -271,11 +273,18 @@ class ChatPane(Vertical):
                     freeze_heap()  # a segment finished: its objects live on (tracetui/gc_policy.py)
         finally:
             answer.body.finish()  # the rest, an unclosed fence included, is drawn as the last segment
+        await turn.streamed()
+        # The prompt is free again: writing the trace can take seconds (a cold server, first use),
+        # and the footer shows its outcome when it is known.
+        self._turn = None
+        self.answering = False
+        self._show_result(turn, answer)
+
+    @work(group="chat-result", exit_on_error=False)
+    async def _show_result(self, turn: ChatTurn, answer: AnswerMessage) -> TurnResult:
         result = await turn.result()
         freeze_heap()  # also freezes what the trace writer imported (mlflow, opentelemetry)
         answer.show_result(result)
-        self._turn = None
-        self.answering = False
         self.post_message(self.TurnFinished(result))
         self._show_delivered()  # a traced turn first sends the turns waiting before it
         waiting = self.pending_count()  # the outbox's count
@@ -285,9 +294,9 @@ class ChatPane(Vertical):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "chat":
+        if event.worker.group not in ("chat", "chat-result"):
             return
-        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+        if event.worker.group == "chat" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             if self._turn is not None:
                 self._turn.cancel()
             self._turn = None
