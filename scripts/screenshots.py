@@ -50,6 +50,7 @@ def to_png(svg: Path) -> Path | None:
 
 def log_demo_traces(url: str) -> None:
     from trace_factory import (
+        log_agent_run,
         log_error_trace,
         log_hostile_trace,
         log_many_traces,
@@ -58,6 +59,20 @@ def log_demo_traces(url: str) -> None:
     )
 
     use_server(url)
+    # Issue 18's shots: two runs of an agent to compare, in sessions with totals and cost. Logged
+    # first, so they are the oldest rows and the rows the other shots select do not move.
+    log_agent_run(EXPERIMENT, session="support-41", cost_usd=0.0031)
+    log_agent_run(
+        EXPERIMENT,
+        session="support-42",
+        search_ms=420,
+        answer_tokens=(152, 47),
+        answer="Rain, 12 °C.\nLight wind from the west.",
+        fail_second_search=True,
+        extra_step=True,
+        cost_usd=0.0042,
+    )
+    log_agent_run(EXPERIMENT, session="support-42", cost_usd=0.0029)
     log_many_traces(EXPERIMENT, 3, name="retrieve_documents")
     log_error_trace(EXPERIMENT)
     log_hostile_trace(EXPERIMENT)
@@ -139,6 +154,11 @@ async def main_async(out: Path, url: str, only: set[str] | None = None) -> None:
         ("viewer-help", (80, 24), ("question_mark",)),
         ("viewer-experiments", (160, 48), ("escape", "e")),
         ("viewer-160x48-sequence", (160, 48), ("escape", "s", "tab", "z")),
+        # Issue 18: the oldest rows are the agent runs (A: the oldest, B: the one above it).
+        ("viewer-160x48-search", (160, 48), ("escape", "G", "enter", "ctrl+f", *"search", "enter", "n")),
+        ("compare-160x48", (160, 48), ("escape", "G", "m", "k", "d", "j", "j", "j", "j", "j")),
+        ("compare-80x24", (80, 24), ("G", "m", "k", "d", "s", "j", "j", "j", "j", "j")),
+        ("sessions-160x48", (160, 48), ("escape", "S")),
         # Last: each chat turn adds a trace, which would move the rows the shots above select.
         ("chat-160x48", (160, 48), (Ask("Explain Qwen 2.5 in one paragraph."),)),
         ("chat-80x24", (80, 24), ("c", Ask("What is Qwen 2.5?"))),

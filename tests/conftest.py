@@ -23,6 +23,7 @@ os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
 os.environ["TRACETUI_STATE_DIR"] = tempfile.mkdtemp(prefix="tracetui-state-")
 os.environ["XDG_STATE_HOME"] = os.environ["TRACETUI_STATE_DIR"]
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tracetui-cache-")
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="tracetui-config-")
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +31,8 @@ def own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """Each test its own outbox: a turn one test leaves waiting must not be sent, or counted, by another."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("TRACETUI_STATE_DIR", str(state))
+    # Saved views and each experiment's last filter (tracetui/saved_views.py) are per test too.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(state / "config"))
     return state
 
 

@@ -40,7 +40,7 @@ from tracetui.tracking.transcript import Turn
 from tracetui.tracking.web_url import trace_web_url
 from tracetui.ui import clipboard
 from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent
-from tracetui.ui.screens.sessions import SessionsScreen
+from tracetui.ui.screens.sessions import SessionChoice, SessionsScreen
 from tracetui.ui.screens.web_link import WebLinkScreen, browser_can_open
 from tracetui.ui.session_resume import load_session_into_chat
 from tracetui.ui.viewer import trace_keys
@@ -340,7 +340,7 @@ async def test_sessions_screen_lists_sessions_and_returns_the_chosen_id(
             assert "What is Qwen 2.5?" in text and "2 sessions" in text
             await pilot.press("down", "enter")
             await pilot.pause()
-    assert app.results == ["sess-a"]
+    assert app.results == [SessionChoice("sess-a", "resume")]
 
 
 async def test_sessions_screen_exports_a_markdown_transcript(

@@ -189,7 +189,7 @@ def test_cli_sessions_list_and_show(logged: Logged) -> None:
     listed = runner.invoke(main, [*base, "list", "-e", logged.experiment], env=_ENV)
     assert listed.exit_code == 0, listed.output
     rows = listed.stdout.splitlines()
-    assert rows[0].split()[:3] == ["LAST", "ACTIVE", "SESSION"]
+    assert rows[0].split()[:4] == ["LAST", "ACTIVE", "FIRST", "SESSION"]
     assert any("chat-A" in row and " 3 " in row and "Hi?" in row for row in rows)
     shown = runner.invoke(main, [*base, "show", "chat-A", "-e", logged.experiment], env=_ENV)
     assert shown.exit_code == 0

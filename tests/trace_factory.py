@@ -217,6 +217,94 @@ def log_large_trace(
     return trace_id
 
 
+def log_agent_run(
+    experiment_name: str,
+    *,
+    tracking_uri: str | None = None,
+    question: str = "Weather in Paris?",
+    search_ms: int = 300,
+    answer_tokens: tuple[int, int] = (120, 30),
+    answer: str = "Sunny, 21 °C.\nLight wind from the west.",
+    fail_second_search: bool = False,
+    extra_step: bool = False,
+    session: str | None = None,
+    cost_usd: float | None = None,
+) -> str:
+    """One run of a small agent, timed exactly (explicit start and end times):
+
+    agent (AGENT) > plan (LLM) > search (TOOL) x2 > [check (CHAIN)] > answer (LLM).
+
+    Two runs differing in `search_ms`, `answer_tokens` and `answer` are what a
+    comparison has to tell apart; `fail_second_search` turns the second search
+    into an ERROR with an exception event; `extra_step` adds a span only that run has;
+    `session` puts it in a chat session; `cost_usd` records the answer's cost as MLflow does
+    (`mlflow.llm.cost` on the span, which the server sums into the trace's `mlflow.trace.cost`).
+    """
+    import time
+
+    import mlflow
+    from mlflow.entities import SpanEvent, SpanStatusCode
+
+    experiment_id = _experiment_id(experiment_name, tracking_uri)
+    t0 = time.time_ns() - 10_000_000_000
+    ms = 1_000_000
+
+    def child(parent: Any, name: str, span_type: str, start_ms: int, **attributes: Any) -> Any:
+        return mlflow.start_span_no_context(
+            name,
+            span_type=span_type,
+            parent_span=parent,
+            inputs=attributes.pop("inputs", None),
+            attributes=attributes or None,
+            start_time_ns=t0 + start_ms * ms,
+        )
+
+    metadata = {"mlflow.trace.session": session} if session else None
+    root = mlflow.start_span_no_context(
+        "agent",
+        span_type="AGENT",
+        inputs={"question": question},
+        experiment_id=experiment_id,
+        start_time_ns=t0,
+        metadata=metadata,
+    )
+    plan = child(root, "plan", "LLM", 10, inputs={"messages": [{"role": "user", "content": question}]})
+    plan.set_attributes(
+        {"model": "qwen2.5:0.5b", "mlflow.chat.tokenUsage": {"input_tokens": 40, "output_tokens": 12}}
+    )
+    plan.end(outputs={"plan": "look up the forecast twice"}, end_time_ns=t0 + 110 * ms)
+    at = 120
+    for number in (1, 2):
+        search = child(root, "search", "TOOL", at, inputs={"query": f"weather Paris #{number}"})
+        if number == 2 and fail_second_search:
+            search.add_event(
+                SpanEvent("exception", attributes={"exception.message": "HTTP 503 from the weather API"})
+            )
+            search.end(status=SpanStatusCode.ERROR, end_time_ns=t0 + (at + search_ms) * ms)
+        else:
+            search.end(outputs={"forecast": "sunny"}, end_time_ns=t0 + (at + search_ms) * ms)
+        at += search_ms + 10
+    if extra_step:
+        check = child(root, "check", "CHAIN", at, inputs={"forecast": "sunny"})
+        check.end(outputs={"ok": True}, end_time_ns=t0 + (at + 50) * ms)
+        at += 60
+    final = child(root, "answer", "LLM", at, inputs={"messages": [{"role": "user", "content": question}]})
+    final.set_attributes(
+        {
+            "model": "qwen2.5:0.5b",
+            "mlflow.chat.tokenUsage": {"input_tokens": answer_tokens[0], "output_tokens": answer_tokens[1]},
+        }
+    )
+    if cost_usd is not None:
+        final.set_attribute(
+            "mlflow.llm.cost",
+            {"input_cost": cost_usd / 2, "output_cost": cost_usd / 2, "total_cost": cost_usd},
+        )
+    final.end(outputs={"answer": answer}, end_time_ns=t0 + (at + 200) * ms)
+    root.end(outputs={"answer": answer}, end_time_ns=t0 + (at + 210) * ms)
+    return root.trace_id
+
+
 class OpenTrace:
     """A trace whose root span stays open until `finish()`: it ends after later traces.
 

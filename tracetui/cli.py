@@ -134,6 +134,9 @@ def _silence_stdout() -> None:
     metavar="URL",
     help="Ollama's address (default: $OLLAMA_API_BASE, $OLLAMA_HOST, else http://localhost:11434).",
 )
+@click.option(
+    "--view", metavar="NAME", help="Open the list with this saved filter (v in the dashboard saves one)."
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -142,6 +145,7 @@ def main(
     trace_id: str | None,
     model: str | None,
     ollama_url: str | None,
+    view: str | None,
 ) -> None:
     """A terminal dashboard for live LLM tracing with MLflow.
 
@@ -177,6 +181,7 @@ def main(
             trace_id,
             model,
             ollama_url,
+            view,
         )
     )
 

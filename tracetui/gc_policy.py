@@ -2,7 +2,7 @@
 
 Two rules, both measured (the numbers are in the docstrings below and in bench/):
 
-1. Freeze the heap at known quiet points (`freeze_heap`), called by the chat pane.
+1. Freeze the heap at known quiet points (`freeze_heap`), called by the chat pane and the spans pane.
 2. No automatic collection while a large response is parsed (`collection_paused`), used by the
    tracking client.
 
@@ -30,6 +30,13 @@ never 5.93 s. A full collection at those points walked the fresh imports
 (~200 ms at a turn's start) or, after a segment holding a 600-line code fence,
 took 12.5 ms where the young generations took 1.3 ms: so young ones only.
 `bench/bench_ui.py --only d --heap-variants` compares the policies in the whole app.
+
+The spans pane also calls it after showing a trace of `LARGE_TRACE_SPANS` or
+more: its decoded spans (~100 objects each) live as long as it is shown, and the
+first full collection after a 10,001-span trace opened walked them all, 338 ms
+in the middle of a search keystroke (bench/bench_search.py, gc.callbacks). The
+tree nodes of a trace shown before are cyclic garbage a freeze keeps until
+`release_heap`: a few hundred small objects per large trace opened.
 
 `release_heap` undoes the freeze when the conversation is cleared, so the
 collector can reclaim the removed answers.
@@ -60,6 +67,8 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+LARGE_TRACE_SPANS = 500  # a trace this big is frozen once shown (the spans pane)
 
 
 def freeze_heap() -> None:

@@ -30,9 +30,22 @@ def sessions_group() -> None:
     show_default=True,
     help="How many of the newest session traces to group.",
 )
-def list_command(tracking_uri: str | None, experiment: str | None, scan: int) -> None:
-    """List the sessions of an experiment, most recently active first."""
+@click.option(
+    "--sort",
+    "sort_by",
+    type=click.Choice(["last", "first", "turns", "duration", "tokens-in", "tokens-out", "errors", "cost"]),
+    default="last",
+    show_default=True,
+    help="Order: largest (or latest) first.",
+)
+@click.option("--ascending", is_flag=True, help="Smallest (or earliest) first.")
+def list_command(
+    tracking_uri: str | None, experiment: str | None, scan: int, sort_by: str, ascending: bool
+) -> None:
+    """List the sessions of an experiment with their totals, most recently active first."""
     from tracetui.formatting import date_time as format_time_ms
+    from tracetui.formatting import duration_ms as format_duration_ms
+    from tracetui.tracking.session_totals import format_cost, sort_sessions
     from tracetui.tracking.sessions import list_sessions
 
     target = target_from(tracking_uri, experiment)
@@ -45,21 +58,35 @@ def list_command(tracking_uri: str | None, experiment: str | None, scan: int) ->
     if not sessions:
         click.echo(f"No sessions in experiment {one_line(experiment_id, 40)}.", err=True)
         return
+    sessions = sort_sessions(sessions, sort_by, descending=not ascending)
+    any_cost = any(s.cost_usd is not None for s in sessions)
     rows = [
         (
             format_time_ms(s.last_time_ms),
+            format_time_ms(s.first_time_ms),
             one_line(s.session_id, 40),
             str(s.trace_count),
+            format_duration_ms(s.duration_ms),
+            str(s.input_tokens),
+            str(s.output_tokens),
             str(s.error_count),
-            f"{s.input_tokens}→{s.output_tokens}",
+            (format_cost(s.cost_usd) or "–") if any_cost else "–",
             one_line(s.first_prompt, 60),
         )
         for s in sessions
     ]
-    headers = ("LAST ACTIVE", "SESSION", "TURNS", "ERRORS", "TOKENS", "FIRST PROMPT")
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(5)]
+    # The cost column says once, in its header, when no trace records a cost.
+    cost_header = "COST" if any_cost else "COST (none recorded)"
+    headers = (
+        "LAST ACTIVE", "FIRST", "SESSION", "TURNS", "DURATION", "TOK IN", "TOK OUT", "ERRORS", cost_header,
+        "FIRST PROMPT",
+    )  # fmt: skip
+    numeric = {3, 4, 5, 6, 7, 8}
+    fixed = len(headers) - 1
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(fixed)]
     for row in [headers, *rows]:
-        click.echo("  ".join([*(row[i].ljust(widths[i]) for i in range(5)), row[5]]).rstrip())
+        cells = [row[i].rjust(widths[i]) if i in numeric else row[i].ljust(widths[i]) for i in range(fixed)]
+        click.echo("  ".join([*cells, row[fixed]]).rstrip())
 
 
 def _turns(tracking_uri: str | None, experiment: str | None, session_id: str) -> tuple[str, str, list[Turn]]:

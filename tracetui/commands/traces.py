@@ -11,13 +11,19 @@ import asyncio
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracetui.commands import Target, choose_experiment, run_with_client, target_from, tracking_options
+from tracetui.commands import (
+    Target,
+    choose_experiment,
+    dump_json,
+    run_with_client,
+    target_from,
+    tracking_options,
+)
 from tracetui.formatting import date_time, token_pair, trace_duration
 from tracetui.formatting import duration as format_duration
 from tracetui.visible import make_visible, one_line
@@ -109,24 +115,6 @@ def trace_info_json(info: TraceInfo) -> dict[str, Any]:
     return document
 
 
-def dump_json(document: Any) -> str:
-    # ensure_ascii: every control, bidi or other non-ASCII character is written as \uXXXX,
-    # so trace data cannot act on a terminal. Indent only for a person: the compact form
-    # is several times faster to write for a 10,000-span trace.
-    indent = 2 if sys.stdout.isatty() else None
-    return json.dumps(document, ensure_ascii=True, indent=indent, default=str)
-
-
-def _walk(trace: Trace) -> Iterator[tuple[int, Span]]:
-    """Spans depth-first in start order, with their depth; iterative, as traces can nest 10,000 deep."""
-    children = trace.children_by_parent()
-    stack = [(0, span) for span in reversed(children.get(None, []))]
-    while stack:
-        depth, span = stack.pop()
-        yield depth, span
-        stack.extend((depth + 1, child) for child in reversed(children.get(span.span_id, [])))
-
-
 def format_span_line(depth: int, span: Span) -> str:
     indent = "  " * min(depth, MAX_INDENT_DEPTH)
     if depth > MAX_INDENT_DEPTH:
@@ -145,6 +133,7 @@ def format_span_line(depth: int, span: Span) -> str:
 
 
 def format_trace_tree(trace: Trace) -> list[str]:
+    from tracetui.tracking.span_search import spans_depth_first
     from tracetui.tracking.summaries import list_name, model_label, summarize
 
     info = trace.info
@@ -161,7 +150,36 @@ def format_trace_tree(trace: Trace) -> list[str]:
     if info.token_usage is not None:
         parts.append(f"{token_pair(info.token_usage) or '-'} tok")
     parts.append(f"{len(trace.spans)} spans")
-    return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in _walk(trace))]
+    return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in spans_depth_first(trace))]
+
+
+def grep_lines(trace: Trace, typed: str) -> list[str]:
+    """`show --grep`: a count, then each matching span as its path, type, duration and status."""
+    from tracetui.tracking.span_search import parse_query, search_spans, span_paths
+
+    query = parse_query(typed)
+    if query is None:
+        raise click.UsageError("--grep needs some text to look for.")
+    matches = search_spans(trace, typed)
+    trace_id = one_line(trace.info.trace_id, 64)
+    if not matches:
+        raise click.ClickException(
+            f"No span of trace {trace_id} ({len(trace.spans)} spans) matches {one_line(typed, 80)!r}."
+        )
+    lines = [f"{len(matches)} of {len(trace.spans)} spans of {trace_id} match {one_line(typed, 80)!r}:"]
+    for span, path in zip(matches, span_paths(trace, matches), strict=True):
+        duration = span.duration_ns
+        parts = [
+            " > ".join(one_line(name or "-", 80) for name in path),
+            f"({one_line(span.span_type, 24)})",
+            format_duration(duration),
+        ]
+        if span.status_code == "ERROR":
+            message = one_line(span.status_message, 120)
+            parts.append(f"ERROR: {message}" if message else "ERROR")
+        parts.append(f"[{span.span_id}]")
+        lines.append("  ".join(parts))
+    return lines
 
 
 # --- commands -----------------------------------------------------------------------
@@ -186,18 +204,30 @@ def traces_group() -> None:
     help="How many traces, newest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--view", metavar="NAME", help="Use this saved filter (saved with v in the dashboard).")
 def list_command(
     tracking_uri: str | None,
     experiment: str | None,
     filter_string: str | None,
     max_results: int,
     as_json: bool,
+    view: str | None,
 ) -> None:
     """List the newest traces of an experiment."""
+    if view is not None and filter_string is not None:
+        raise click.UsageError("Choose one of --filter and --view.")
     target = target_from(tracking_uri, experiment)
 
     async def work(client: TrackingClient, backend: Backend) -> tuple[str, list[TraceInfo], dict[str, Any]]:
+        nonlocal filter_string
         chosen = await choose_experiment(client, target.experiment)
+        if view is not None:
+            from tracetui.saved_views import ViewStore, unknown_view_sentence
+
+            views = ViewStore().views(client.base_url, chosen.experiment_id)
+            if view not in views:
+                raise click.ClickException(unknown_view_sentence(view, views, one_line(chosen.name, 60)))
+            filter_string = views[view]
         infos = [
             info
             async for info in client.iter_trace_infos(
@@ -239,6 +269,13 @@ async def _summaries(client: TrackingClient, infos: list[TraceInfo]) -> dict[str
     metavar="NAME_OR_ID",
     help="Print this span's detail (timing, conversation or inputs/outputs, attributes, events).",
 )
+@click.option(
+    "--grep",
+    "grep_text",
+    metavar="TEXT",
+    help="Print the spans whose name, type, status, attributes, inputs, outputs or events contain TEXT "
+    "(any case; KEY=VALUE looks in the attribute KEY only), each with its path.",
+)
 def show_command(
     tracking_uri: str | None,
     experiment: str | None,
@@ -246,10 +283,11 @@ def show_command(
     as_json: bool,
     as_tree: bool,
     span_key: str | None,
+    grep_text: str | None,
 ) -> None:
     """Show one trace: its span tree, or the same JSON as `mlflow traces get --trace-id`."""
-    if sum((as_json, as_tree, span_key is not None)) > 1:
-        raise click.UsageError("Choose one of --json, --tree and --span.")
+    if sum((as_json, as_tree, span_key is not None, grep_text is not None)) > 1:
+        raise click.UsageError("Choose one of --json, --tree, --span and --grep.")
     target = target_from(tracking_uri, experiment)
 
     if as_json:
@@ -265,6 +303,10 @@ def show_command(
         return await client.get_trace(trace_id)
 
     trace = run_with_client(target, fetch)
+    if grep_text is not None:
+        for line in grep_lines(trace, grep_text):
+            click.echo(line)
+        return
     if span_key is None:
         click.echo("\n".join(format_trace_tree(trace)))
         return
@@ -371,12 +413,13 @@ async def _follow(
 
 
 def _add_commands_from_other_modules() -> None:
-    """`traces mermaid|feedback|export` live in their own modules (each imports only click here)."""
+    """`traces mermaid|feedback|export|diff` live in their own modules (each imports only click here)."""
+    from tracetui.commands.diff import diff_command
     from tracetui.commands.export import export_command
     from tracetui.commands.feedback import feedback_command
     from tracetui.commands.mermaid import mermaid_command
 
-    for command in (mermaid_command, feedback_command, export_command):
+    for command in (mermaid_command, feedback_command, export_command, diff_command):
         traces_group.add_command(command)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tracetui.tracking.errors import TraceNotFound, TraceNotReady
 from tracetui.tracking.models import METADATA_SESSION, STATE_ERROR, STATE_IN_PROGRESS, TraceInfo
+from tracetui.tracking.session_totals import total_cost
 from tracetui.tracking.transcript import Turn, turn_from_info, turn_from_trace
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class SessionSummary:
     in_progress_count: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    duration_ms: int = 0  # the finished turns' durations, summed
+    cost_usd: float | None = None  # summed over the turns that record one (session_totals.py)
+    costed_turns: int = 0  # how many turns record a cost
 
 
 def session_filter(session_id: str) -> str | None:
@@ -65,6 +69,7 @@ def group_sessions(trace_infos: Iterable[TraceInfo]) -> list[SessionSummary]:
     for session_id, infos in groups.items():
         infos.sort(key=lambda i: (i.request_time_ms, i.trace_id))
         usage = [i.token_usage for i in infos if i.token_usage is not None]
+        cost_usd, costed_turns = total_cost(infos)
         summaries.append(
             SessionSummary(
                 session_id=session_id,
@@ -77,6 +82,9 @@ def group_sessions(trace_infos: Iterable[TraceInfo]) -> list[SessionSummary]:
                 in_progress_count=sum(1 for i in infos if i.state == STATE_IN_PROGRESS),
                 input_tokens=sum(u.input_tokens or 0 for u in usage),
                 output_tokens=sum(u.output_tokens or 0 for u in usage),
+                duration_ms=sum(i.execution_duration_ms or 0 for i in infos),
+                cost_usd=cost_usd,
+                costed_turns=costed_turns,
             )
         )
     summaries.sort(key=lambda s: (s.last_time_ms, s.session_id), reverse=True)

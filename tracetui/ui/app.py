@@ -29,8 +29,8 @@ from tracetui.chat.watched_sink import WatchedExperimentSink
 from tracetui.config import TrackingSettings
 from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
 from tracetui.ui.screens.help import HelpScreen
-from tracetui.ui.screens.sessions import SessionsScreen
-from tracetui.ui.viewer import trace_keys
+from tracetui.ui.screens.sessions import SessionChoice, SessionsScreen
+from tracetui.ui.viewer import compare_keys, saved_view_keys, trace_keys
 from tracetui.ui.viewer.trace_viewer import TraceViewer
 from tracetui.ui.widgets.chat_message import AnswerMessage
 from tracetui.ui.widgets.chat_pane import ChatPane
@@ -66,6 +66,10 @@ class TraceTuiApp(App[int]):
         Binding("x", "export_trace", "Export", show=False),
         Binding("y", "copy_trace_id", "Copy id", show=False),
         Binding("w", "open_web", "MLflow UI", show=False),
+        Binding("m", "mark", "Mark", show=False),  # for comparison (d); in the help
+        Binding("d", "compare", "Compare", show=False),
+        Binding("v", "views", "Views", show=False),  # saved filters; in the help and the palette
+        Binding("u", "clear_filter", "Clear filter", show=False),
     ]
 
     def __init__(
@@ -82,6 +86,7 @@ class TraceTuiApp(App[int]):
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         tz: tzinfo | None = None,
         clock: Callable[[], datetime] | None = None,
+        view: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -101,6 +106,7 @@ class TraceTuiApp(App[int]):
             poll_interval_s=poll_interval_s,
             tz=tz,
             clock=clock,
+            initial_view=view,
         )
         self.status = StatusBar(id="status", tz=tz)
 
@@ -318,6 +324,18 @@ class TraceTuiApp(App[int]):
         if trace_id := self.trace_in_question():
             trace_keys.open_in_mlflow(self.viewer, trace_id)
 
+    def action_mark(self) -> None:
+        compare_keys.toggle_mark(self.viewer)
+
+    def action_compare(self) -> None:
+        compare_keys.compare_with_mark(self.viewer)
+
+    def action_views(self) -> None:
+        saved_view_keys.open_views(self.viewer)
+
+    def action_clear_filter(self) -> None:
+        saved_view_keys.clear_filter(self.viewer)
+
     def action_sessions(self) -> None:
         """The experiment's chat sessions; the one chosen continues in the chat."""
         viewer = self.viewer
@@ -325,7 +343,27 @@ class TraceTuiApp(App[int]):
             self.notify("Not connected to an experiment yet.", severity="warning")
             return
         screen = SessionsScreen(viewer.client, viewer.experiment.experiment_id, tz=self.tz)
-        self.push_screen(screen, lambda session_id: session_id and self.resume_session(session_id))
+        self.push_screen(screen, self.session_chosen)
+
+    def session_chosen(self, choice: SessionChoice | None) -> None:
+        """Resume the session in the chat, or show its turns in the list (a filter on its id)."""
+        if choice is None:
+            return
+        if choice.action == "resume":
+            self.resume_session(choice.session_id)
+            return
+        from tracetui.tracking.sessions import session_filter
+
+        filter_string = session_filter(choice.session_id)
+        if filter_string is None:
+            self.notify(
+                "This session id holds both quote characters, which an MLflow filter cannot express.",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.viewer.apply_filter(filter_string)
+        self.viewer.trace_list.focus()
 
     @work(exclusive=True, group="resume-session", exit_on_error=False)
     async def resume_session(self, session_id: str) -> None:
@@ -369,10 +407,13 @@ class TraceTuiApp(App[int]):
             viewer.spans.action_toggle_sequence,
         )
         yield SystemCommand("Feedback", "Thumbs up or down on the trace (+)", self.action_feedback)
-        yield SystemCommand("Sessions", "Resume a past chat session (S)", self.action_sessions)
+        yield SystemCommand(
+            "Sessions", "Sessions with their totals: resume one, or list its turns (S)", self.action_sessions
+        )
         yield SystemCommand("Export trace", "Save the trace as JSON (x)", self.action_export_trace)
         yield SystemCommand("Copy trace id", "To the clipboard (y)", self.action_copy_trace_id)
         yield SystemCommand("Open in MLflow", "The trace's web UI link (w)", self.action_open_web)
+        yield from saved_view_keys.view_commands(viewer)
         yield SystemCommand("Key help", "Every key tracetui answers to (?)", self.action_help)
         yield from self.chat_pane.system_commands()
 
@@ -404,7 +445,7 @@ def make_app(
 
     `backend` (with .base_url, .describe(), .close()) skips resolving one; a
     backend passed in is not closed by the app. `options` are TraceTuiApp's
-    keyword-only seams: `client`, `chat_session`, `poll_interval_s`, `tz`, `clock`.
+    keyword-only seams: `client`, `chat_session`, `poll_interval_s`, `tz`, `clock`, `view`.
     """
     return TraceTuiApp(settings, experiment, trace_id, model, ollama_url, backend, **options)
 
@@ -415,9 +456,10 @@ def run_app(
     trace_id: str | None = None,
     model: str | None = None,
     ollama_url: str | None = None,
+    view: str | None = None,
 ) -> int:
     """Run the dashboard until the person quits; stop a local server the app started; the exit code."""
-    app = make_app(settings, experiment, trace_id, model, ollama_url)
+    app = make_app(settings, experiment, trace_id, model, ollama_url, view=view)
     try:
         app.run()
     finally:

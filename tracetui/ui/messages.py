@@ -112,3 +112,10 @@ class SummariesFetched(Message):
     """Names and models read from the spans of rows on screen (trace id -> summary, None: not yet)."""
 
     summaries: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SpanSearchReady(Message):
+    """A trace's search index, built off the event loop (10,001 spans take ~0.1 s to index)."""
+
+    index: Any  # tracetui.tracking.span_search.SpanSearchIndex

@@ -1,16 +1,20 @@
-"""The sessions of an experiment (traces grouped by `mlflow.trace.session`); Enter opens one.
+"""The sessions of an experiment (traces grouped by `mlflow.trace.session`) with their totals.
 
 Listing happens in a worker on this screen (`tracking.sessions.list_sessions`);
-the table fills when it arrives. Enter dismisses with the chosen session id:
-the app then loads its conversation into the chat pane (see
-`tracetui.ui.session_resume`). `e` exports the highlighted session as a
-Markdown transcript, `y` copies its id.
+the table fills when it arrives. Each row: last and first turn, turns, total
+duration, tokens in and out, errors and cost (where MLflow recorded one;
+tracking/session_totals.py). `o` sorts by the next column, `O` reverses. Enter
+dismisses with the session to resume: the app loads its conversation into the
+chat pane (see `tracetui.ui.session_resume`); `l` dismisses with the session
+whose turns the trace list should show (filtered). `e` exports the highlighted
+session as a Markdown transcript, `y` copies its id.
 
 Session ids and prompts come from traces: every cell is plain, visible `Text`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING
 
@@ -24,6 +28,8 @@ from textual.widgets import DataTable, Static
 
 from tracetui.exports import export_session_markdown
 from tracetui.formatting import day_time
+from tracetui.formatting import duration_ms as format_duration
+from tracetui.tracking.session_totals import SESSION_SORTS, format_cost, sort_sessions
 from tracetui.tracking.sessions import SessionSummary, list_sessions
 from tracetui.ui.clipboard import copy_text
 from tracetui.visible import one_line
@@ -31,34 +37,61 @@ from tracetui.visible import one_line
 if TYPE_CHECKING:
     from tracetui.tracking.client import TrackingClient
 
-# (key, label, width); the prompt takes what is left.
+# (key, label, width); the prompt takes what is left. Keys that are SESSION_SORTS names sort.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("last", "last turn", 14),
+    ("last", "last turn", 12),
+    ("first", "first turn", 12),
     ("turns", "turns", 5),
-    ("state", "errors", 6),
+    ("duration", "duration", 8),
+    ("tokens-in", "tok in", 7),
+    ("tokens-out", "tok out", 7),
+    ("errors", "errors", 6),
+    ("cost", "cost", 9),
     ("session", "session", 20),
     ("prompt", "first prompt", 50),
 )
+SORTABLE = [key for key, _, _ in COLUMNS if key in SESSION_SORTS]
+NO_COST_LABEL = "cost: none"  # the header when no trace of any session records a cost
+
+
+@dataclass(frozen=True)
+class SessionChoice:
+    """What the person chose: `resume` the session in the chat, or `list` its turns in the trace list."""
+
+    session_id: str
+    action: str  # "resume" or "list"
 
 
 def session_cells(summary: SessionSummary, tz: tzinfo | None) -> list[Text]:
     errors = Text(str(summary.error_count) if summary.error_count else "", style="bold red", end="")
     if summary.in_progress_count:
         errors = Text("…", style="yellow", end="")
+
+    def number(value: int | str) -> Text:
+        return Text(str(value), justify="right", end="")
+
     return [
         Text(day_time(summary.last_time_ms, tz), end=""),
-        Text(str(summary.trace_count), justify="right", end=""),
+        Text(day_time(summary.first_time_ms, tz), end=""),
+        number(summary.trace_count),
+        number(format_duration(summary.duration_ms)),
+        number(summary.input_tokens),
+        number(summary.output_tokens),
         errors,
+        number(format_cost(summary.cost_usd)),
         Text(one_line(summary.session_id, 40), end=""),
         Text(one_line(summary.first_prompt[:400], 80), style="dim", end=""),
     ]
 
 
-class SessionsScreen(ModalScreen[str | None]):
-    """Dismissed with the chosen session id, or None on Escape."""
+class SessionsScreen(ModalScreen[SessionChoice | None]):
+    """Dismissed with the session chosen and what to do with it, or None on Escape."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Close"),
+        Binding("l", "list_turns", "Its turns in the list"),
+        Binding("o", "sort_next", "Sort"),
+        Binding("O", "sort_reverse", "Reverse", show=False),
         Binding("e", "export", "Export Markdown"),
         Binding("y", "copy_id", "Copy id"),
         Binding("j", "cursor_down", show=False),
@@ -89,12 +122,15 @@ class SessionsScreen(ModalScreen[str | None]):
         self.tz = tz
         self.export_dir = export_dir
         self.summaries: dict[str, SessionSummary] = {}
+        self.sort_by = "last"
+        self.descending = True
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-box"):
             yield Static(
                 Text(
-                    "Sessions — Enter continues in the chat · e export Markdown · y copy id · Esc",
+                    "Sessions — Enter continues in the chat · l its turns in the list · o / O sort · "
+                    "e export · y copy id · Esc",
                     style="bold",
                 )
             )
@@ -116,17 +152,55 @@ class SessionsScreen(ModalScreen[str | None]):
             self._note(one_line(str(error), 300) or f"Listing sessions failed ({type(error).__name__}).")
             return
         self.summaries = {summary.session_id: summary for summary in summaries}
-        table = self.query_one(DataTable)
-        table.clear()
-        for summary in summaries:
-            table.add_row(*session_cells(summary, self.tz), key=summary.session_id)
-        if summaries:
-            self._note(f"{len(summaries)} sessions, most recent first.")
-        else:
+        self.show_rows()
+        if not summaries:
             self._note(
                 "No sessions in this experiment: chat turns and programs that set the "
                 "mlflow.trace.session metadata make them."
             )
+
+    def show_rows(self) -> None:
+        """The sessions in the chosen order; the cost column says once when no trace records a cost."""
+        table = self.query_one(DataTable)
+        keep = self.highlighted_session_id
+        table.clear()
+        ordered = sort_sessions(self.summaries.values(), self.sort_by, descending=self.descending)
+        for summary in ordered:
+            table.add_row(*session_cells(summary, self.tz), key=summary.session_id)
+        any_cost = any(summary.cost_usd is not None for summary in ordered)
+        for column in table.columns.values():
+            if column.key.value == "cost":
+                column.label = Text("cost" if any_cost else NO_COST_LABEL, end="")
+        if keep is not None and keep in self.summaries:
+            table.move_cursor(row=table.get_row_index(keep))
+        if ordered:
+            words = SESSION_SORTS[self.sort_by][0]
+            order = "largest or latest first" if self.descending else "smallest or earliest first"
+            self._note(f"{len(ordered)} sessions by {words}, {order}.")
+
+    def action_sort_next(self) -> None:
+        self.sort_by = SORTABLE[(SORTABLE.index(self.sort_by) + 1) % len(SORTABLE)]
+        self.descending = True
+        self.show_rows()
+
+    def action_sort_reverse(self) -> None:
+        self.descending = not self.descending
+        self.show_rows()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key in SORTABLE:
+            self.descending = not self.descending if key == self.sort_by else True
+            self.sort_by = key
+            self.show_rows()
+
+    def action_list_turns(self) -> None:
+        session_id = self.highlighted_session_id
+        if session_id is None:
+            self.notify("No session to list.", severity="warning")
+            return
+        self.dismiss(SessionChoice(session_id, "list"))
 
     def _note(self, sentence: str) -> None:
         self.query_one("#sessions-note", Static).update(Text(sentence, end=""))
@@ -146,7 +220,7 @@ class SessionsScreen(ModalScreen[str | None]):
     def _chosen(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value in self.summaries:
-            self.dismiss(event.row_key.value)
+            self.dismiss(SessionChoice(event.row_key.value, "resume"))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -33,6 +33,7 @@ from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from tracetui.config import TrackingSettings
+from tracetui.saved_views import ViewsError, ViewStore, starting_filter
 from tracetui.tracking.errors import (
     ExperimentNotFound,
     InvalidFilter,
@@ -119,9 +120,14 @@ class TraceViewer(Vertical):
         poll_interval_s: float = 1.0,
         tz: tzinfo | None = None,
         clock: Callable[[], datetime] | None = None,
+        initial_view: str | None = None,
+        view_store: ViewStore | None = None,
         id: str | None = "right",
     ) -> None:
         super().__init__(id=id)
+        self.initial_view = initial_view  # --view NAME: the filter the first experiment opens with
+        self.filter_note: tuple[str, bool] | None = None  # where that filter came from, said once listed
+        self.view_store = view_store or ViewStore()
         self.settings = settings
         self.experiment_selector = experiment_selector
         self.initial_trace_id = initial_trace_id
@@ -253,6 +259,7 @@ class TraceViewer(Vertical):
         experiment = message.experiment
         self.experiment, self.experiment_missing = experiment, None
         self.experiment_name, self.problem = experiment.name, ""
+        self.filter_string = self._starting_filter(experiment)
         self.live = LiveTraceList([experiment.experiment_id], filter_string=self.filter_string or None)
         self.candidate_live = None
         self.poll_failures = 0
@@ -261,6 +268,34 @@ class TraceViewer(Vertical):
         if self.initial_trace_id is None or self.spans.shown_trace_id != self.initial_trace_id:
             self.spans.clear()
         self.poll_now(replace=True)
+
+    def _starting_filter(self, experiment: Experiment) -> str:
+        """--view's filter (the first experiment only), else the one last used on this experiment."""
+        if self.backend is None:
+            return ""
+        view, self.initial_view = self.initial_view, None
+        filter_string, self.filter_note = self._filter_and_note(experiment, view)
+        return filter_string
+
+    def _filter_and_note(
+        self, experiment: Experiment, view: str | None
+    ) -> tuple[str, tuple[str, bool] | None]:
+        base_url = self.backend.base_url
+        filter_string, sentence, error = starting_filter(
+            self.view_store, base_url, experiment.experiment_id, experiment.name, view
+        )
+        return filter_string, None if sentence is None else (sentence, error)
+
+    def _remember_filter(self) -> None:
+        """The filter just applied comes back when this experiment is opened again."""
+        if self.backend is None or self.experiment is None:
+            return
+        try:
+            self.view_store.remember_last(
+                self.backend.base_url, self.experiment.experiment_id, self.filter_string
+            )
+        except ViewsError as error:
+            self.say(str(error), error=True)
 
     @on(ExperimentMissing)
     def _experiment_missing(self, message: ExperimentMissing) -> None:
@@ -344,6 +379,7 @@ class TraceViewer(Vertical):
         adopted = message.source is self.candidate_live
         if adopted:
             self.live, self.candidate_live = self.candidate_live, None
+            self._remember_filter()
             self.say(
                 f"Filter applied: {one_line(self.filter_string, 80)}"
                 if self.filter_string
@@ -353,6 +389,10 @@ class TraceViewer(Vertical):
             return  # from a list no longer shown (experiment or filter changed meanwhile)
         self.traces.show(message.added, message.changed, replace=message.replace, follow=self.follow)
         self._say_listed(message.replace and not adopted)
+        if self.filter_note is not None:  # where the list's filter came from, after "N traces listed"
+            sentence, error = self.filter_note
+            self.filter_note = None
+            self.say(sentence, error=error)
         if self.poll_failures:
             self.say("Connected again.")
         self.poll_failures = 0
@@ -448,10 +488,12 @@ class TraceViewer(Vertical):
 
     @on(TracesPane.FilterSubmitted)
     def _filter_submitted(self, message: TracesPane.FilterSubmitted) -> None:
-        """Try the filter on the server; the list changes only if the server accepts it."""
+        self.apply_filter(message.filter_string)
+
+    def apply_filter(self, filter_string: str) -> None:
+        """Try the filter on the server ("" for none); the list changes only if the server accepts it."""
         from tracetui.tracking.live import LiveTraceList
 
-        filter_string = message.filter_string
         if self.experiment is None or self.client is None:
             self.say("Not connected yet; the filter applies once the list is loaded.", error=True)
             return

@@ -45,7 +45,9 @@ SPAN_TYPE_ICONS: dict[str, str] = {
 UNKNOWN_ICON = "○"
 DERIVED_ICONS: dict[str, str] = {HOP_OLLAMA: "⇄", "model": "●"}
 ERROR_MARK = "✗"
+MATCH_MARK = "»"  # a span the search found: a mark as well as a colour
 DERIVED_MARK = " (derived)"
+REVEAL_CONTEXT = 10  # neighbours added on each side of a search match revealed from behind a gap
 
 TreeItem = Span | DerivedHop
 
@@ -65,13 +67,20 @@ def waterfall(start_frac: float, end_frac: float, width: int, fill: str = "█")
 
 @dataclass(slots=True)
 class SpanNodeData:
-    """What a tree node stands for. `item` None marks a "… N more" node for `parent`'s children."""
+    """What a tree node stands for.
+
+    `item` None marks a gap node ("… N more"): it stands for `parent`'s children
+    [gap_start:gap_end], not yet nodes. A node's children are added a chunk at a
+    time, and a search can add a few from the middle of a gap, splitting it in two.
+    """
 
     item: TreeItem | None
     depth: int
     children: list[TreeItem] = field(default_factory=list)
-    next_child: int = 0  # children[:next_child] are already nodes
-    parent: TreeNode[SpanNodeData] | None = None  # for a "more" node: the node it adds children to
+    filled: bool = False  # some children are already nodes (the rest are behind gap nodes)
+    parent: TreeNode[SpanNodeData] | None = None  # for a gap node: the node it adds children to
+    gap_start: int = 0
+    gap_end: int = 0
 
 
 class SpanTree(Tree[SpanNodeData]):
@@ -81,13 +90,17 @@ class SpanTree(Tree[SpanNodeData]):
     AUTO_EXPAND_BUDGET = 400  # nodes `show_trace(expand_all=True)` may create
     AUTO_EXPAND_DEPTH = 60  # and how deep it goes (Tree builds its lines recursively)
 
-    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"span-tree--bar", "span-tree--error"}
-    # Vim keys as in the trace list; Tree's own arrows, Enter and space stay.
+    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"span-tree--bar", "span-tree--error", "span-tree--match"}
+    # Vim keys as in the trace list; Tree's own arrows, Enter and space stay. `/` is the list's
+    # filter everywhere, so searching the spans has a key of its own.
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_home", "Top", show=False),
         Binding("G", "scroll_end", "Bottom", show=False),
+        Binding("ctrl+f", "search", "Search spans"),
+        Binding("n", "step_match(1)", "Next match", show=False),
+        Binding("N", "step_match(-1)", "Previous match", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -95,8 +108,19 @@ class SpanTree(Tree[SpanNodeData]):
         scrollbar-size-horizontal: 0;
         & > .span-tree--bar { color: $accent; }
         & > .span-tree--error { color: $error; text-style: bold; }
+        & > .span-tree--match { background: $warning 35%; text-style: bold underline; }
     }
     """
+
+    @dataclass
+    class SearchAsked(Message):
+        """The search key was pressed in the tree: the pane opens its search box."""
+
+    @dataclass
+    class MatchStep(Message):
+        """n / N: go to the next (`step` 1) or previous (-1) search match."""
+
+        step: int
 
     @dataclass
     class SpanHighlighted(Message):
@@ -122,6 +146,7 @@ class SpanTree(Tree[SpanNodeData]):
         self._ollama_hosts: frozenset[str] = frozenset()
         self._trace_start_ns = 0
         self._trace_span_ns = 1
+        self.match_ids: frozenset[str] = frozenset()  # span ids the search found, marked in the tree
 
     # --- public API -----------------------------------------------------------
 
@@ -130,6 +155,7 @@ class SpanTree(Tree[SpanNodeData]):
         self.clear()
         self.cursor_line = -1
         self.trace = trace
+        self.match_ids = frozenset()
         self._groups = trace.children_by_parent()
         self._by_id = {span.span_id: span for span in trace.spans}
         self._ollama_hosts = ollama_hosts_in(trace)
@@ -152,8 +178,66 @@ class SpanTree(Tree[SpanNodeData]):
         self.clear()
         self.cursor_line = -1
         self.trace = None
+        self.match_ids = frozenset()
         self._groups = {}
         self._by_id = {}
+
+    def mark_matches(self, span_ids: frozenset[str]) -> None:
+        """Mark these spans as found by the search (an empty set clears the marks)."""
+        if span_ids == self.match_ids:
+            return
+        self.match_ids = span_ids
+        self.notify_style_update()  # every drawn line may change; only those on screen are redrawn
+
+    def reveal(self, span_id: str) -> bool:
+        """Open the parents of `span_id` and put the cursor on it; False when the trace has no such span.
+
+        A span behind a "… N more" gap is added with a few neighbours from the middle
+        of that gap, so a match at the end of a 10,000-child list costs a few nodes.
+        """
+        span = self._by_id.get(span_id)
+        chain: list[Span] = []
+        while span is not None and len(chain) <= len(self._by_id):
+            chain.append(span)
+            span = self._by_id.get(span.parent_id) if span.parent_id else None
+        node = self.root
+        for ancestor in reversed(chain):
+            self._fill(node)
+            child = self._child_node(node, ancestor.span_id)
+            if child is None:
+                return False
+            if ancestor.span_id != span_id and not child.is_expanded:
+                self._fill(child)
+                child.expand()
+            node = child
+        self._tree_lines  # noqa: B018 - builds the lines so the node has its line number
+        self.move_cursor(node)
+        return True
+
+    def _child_node(self, node: TreeNode[SpanNodeData], span_id: str) -> TreeNode[SpanNodeData] | None:
+        """`node`'s child for the span `span_id`, added from the gap it is behind if need be."""
+        gaps = []
+        for child in node.children:
+            data = child.data
+            if data is None:
+                continue
+            if data.item is None:
+                gaps.append(child)
+            elif isinstance(data.item, Span) and data.item.span_id == span_id:
+                return child
+        parent_data = node.data
+        if parent_data is None or not gaps:
+            return None
+        for gap in gaps:
+            gap_data = gap.data
+            assert gap_data is not None
+            for index in range(gap_data.gap_start, gap_data.gap_end):
+                item = parent_data.children[index]
+                if isinstance(item, Span) and item.span_id == span_id:
+                    first = max(gap_data.gap_start, index - REVEAL_CONTEXT)
+                    self._open_gap(gap, first, min(gap_data.gap_end, index + REVEAL_CONTEXT + 1))
+                    return self._child_node(node, span_id)
+        return None
 
     @property
     def node_count(self) -> int:
@@ -179,31 +263,64 @@ class SpanTree(Tree[SpanNodeData]):
         )
         return [hops[0], *spans] if hops else spans
 
-    def _add_children(self, node: TreeNode[SpanNodeData]) -> int:
-        """Add the next chunk of `node`'s children (and a "more" node if some remain); returns how many."""
+    def _add_items(
+        self, node: TreeNode[SpanNodeData], start: int, end: int, before: TreeNode[SpanNodeData] | None
+    ) -> None:
+        """Add `node`'s children[start:end] as nodes (before the node `before`, else at the end)."""
         data = node.data
-        if data is None:
-            return 0
-        batch = data.children[data.next_child : data.next_child + self.CHUNK]
-        for item in batch:
+        assert data is not None
+        for item in data.children[start:end]:
             children = self._children_of(item)
             node.add(
                 safe_line(item.title if isinstance(item, DerivedHop) else item.name, 60),
                 SpanNodeData(item, data.depth + 1, children=children),
+                before=before,
                 allow_expand=bool(children),
             )
-        data.next_child += len(batch)
-        remaining = len(data.children) - data.next_child
-        if remaining > 0:
-            node.add_leaf(
-                Text(f"… {remaining:,} more (Enter to show {min(remaining, self.CHUNK)})"),
-                SpanNodeData(None, data.depth + 1, parent=node),
-            )
-        return len(batch)
+
+    def _add_gap(
+        self, node: TreeNode[SpanNodeData], start: int, end: int, before: TreeNode[SpanNodeData] | None
+    ) -> None:
+        data = node.data
+        assert data is not None
+        node.add_leaf(
+            self._gap_label(start, end),
+            SpanNodeData(None, data.depth + 1, parent=node, gap_start=start, gap_end=end),
+            before=before,
+        )
+
+    def _gap_label(self, start: int, end: int) -> Text:
+        remaining = end - start
+        return Text(f"… {remaining:,} more (Enter to show {min(remaining, self.CHUNK)})")
+
+    def _add_children(self, node: TreeNode[SpanNodeData]) -> None:
+        """Add the first chunk of `node`'s children, and a gap node for the rest if some remain."""
+        data = node.data
+        if data is None:
+            return
+        data.filled = True
+        end = min(len(data.children), self.CHUNK)
+        self._add_items(node, 0, end, None)
+        if end < len(data.children):
+            self._add_gap(node, end, len(data.children), None)
+
+    def _open_gap(self, gap: TreeNode[SpanNodeData], start: int, end: int) -> None:
+        """Add the children [start:end] from inside `gap`; what is left of it stays as one or two gaps."""
+        data = gap.data
+        assert data is not None and data.parent is not None
+        parent, gap_start, gap_end = data.parent, data.gap_start, data.gap_end
+        if start > gap_start:
+            self._add_gap(parent, gap_start, start, gap)
+        self._add_items(parent, start, end, gap)
+        if end < gap_end:
+            data.gap_start = end
+            gap.set_label(self._gap_label(end, gap_end))
+        else:
+            gap.remove()
 
     def _fill(self, node: TreeNode[SpanNodeData]) -> None:
         data = node.data
-        if data is not None and data.next_child == 0 and data.children and not node.children:
+        if data is not None and not data.filled and data.children and not node.children:
             self._add_children(node)
 
     def _auto_expand(self) -> None:
@@ -217,6 +334,12 @@ class SpanTree(Tree[SpanNodeData]):
             node.expand()
             queue.extend(node.children)
 
+    def action_search(self) -> None:
+        self.post_message(self.SearchAsked())
+
+    def action_step_match(self, step: int) -> None:
+        self.post_message(self.MatchStep(step))
+
     @on(Tree.NodeExpanded)
     def _fill_on_expand(self, event: Tree.NodeExpanded[SpanNodeData]) -> None:
         self._fill(event.node)
@@ -227,10 +350,8 @@ class SpanTree(Tree[SpanNodeData]):
         if data is None or data.item is not None or data.parent is None:
             return
         event.stop()
-        parent = data.parent
         line = event.node.line
-        event.node.remove()
-        self._add_children(parent)
+        self._open_gap(event.node, data.gap_start, min(data.gap_end, data.gap_start + self.CHUNK))
         self._tree_lines  # noqa: B018 - rebuild so the cursor lands on the first new node
         self.cursor_line = -1  # so the move below announces the new node
         self.cursor_line = line
@@ -269,6 +390,7 @@ class SpanTree(Tree[SpanNodeData]):
         item = data.item
         derived = isinstance(item, DerivedHop)
         failed = (item.source_span if derived else item).status_code == STATUS_ERROR  # type: ignore[union-attr]
+        matched = not derived and item.span_id in self.match_ids  # type: ignore[union-attr]
         error_style = self.get_component_rich_style("span-tree--error", partial=True) if failed else ""
         icon = (
             DERIVED_ICONS.get(item.kind, "~")
@@ -290,10 +412,12 @@ class SpanTree(Tree[SpanNodeData]):
             name.append(DERIVED_MARK, style="dim italic")
         if failed:
             name.stylize(error_style)
+        if matched:
+            name.stylize(self.get_component_rich_style("span-tree--match", partial=True))
         name.truncate(name_width, overflow="ellipsis", pad=True)
 
         label = Text(no_wrap=True, end="")
-        label.append(ERROR_MARK if failed else " ", style=error_style)
+        label.append(ERROR_MARK if failed else MATCH_MARK if matched else " ", style=error_style)
         label.append(icon, style="italic" if derived else "bold")
         label.append(" ")
         label.append_text(name)

@@ -27,6 +27,7 @@ from tracetui.tracking.summaries import SummaryCache, TraceSummary, list_name, m
 from tracetui.visible import one_line
 
 NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
+COMPARE_MARK = "◆"  # the trace marked (m) to compare the selected one with (d)
 
 # (key, label, width). The preview takes what is left; it is cut to this many characters.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -126,6 +127,7 @@ class TraceList(DataTable):
         self.clock = clock or (lambda: datetime.now(tz=self.tz))
         self.infos: dict[str, TraceInfo] = {}
         self.summaries = SummaryCache()
+        self.compare_mark: str | None = None  # the trace marked for comparison (kept across filters)
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -227,7 +229,9 @@ class TraceList(DataTable):
         for info in fresh:
             self.infos[info.trace_id] = info
             cells = row_cells(info, self.tz, now, self.summaries.get(info.trace_id))
-            if not replace:
+            if info.trace_id == self.compare_mark:
+                cells["mark"] = Text(COMPARE_MARK, style="bold", end="")
+            elif not replace:
                 cells["mark"] = Text("•", style="bold", end="")
             self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=info.trace_id, height=1)
         if fresh:
@@ -263,8 +267,21 @@ class TraceList(DataTable):
                 except (RowDoesNotExist, KeyError):
                     pass
 
+    def set_compare_mark(self, trace_id: str | None) -> None:
+        """Mark `trace_id`'s row for comparison (None: no mark); the mark moves from any other row."""
+        previous, self.compare_mark = self.compare_mark, trace_id
+        for row_id, mark in ((previous, ""), (trace_id, COMPARE_MARK)):
+            if row_id is None:
+                continue
+            try:
+                self.update_cell(row_id, "mark", Text(mark, style="bold", end=""))
+            except (RowDoesNotExist, KeyError):  # not listed now (a filter); shown when it is again
+                pass
+
     def _unmark(self, trace_ids: Iterable[str]) -> None:
         for trace_id in trace_ids:
+            if trace_id == self.compare_mark:
+                continue
             try:
                 self.update_cell(trace_id, "mark", Text("", end=""))
             except (RowDoesNotExist, KeyError):  # gone after a filter or experiment change
