@@ -263,7 +263,7 @@ def test_live_poll_finds_new_and_long_running_traces(world: World) -> None:
     async def run() -> None:
         async with client_for(world) as client:
             experiment = await client.get_experiment_by_name(EXPERIMENT)
-            live = LiveTraceList([experiment.experiment_id], in_progress_every=1)
+            live = LiveTraceList([experiment.experiment_id], in_progress_every=1, sweep_every=1)
             first = await live.poll(client)
             assert world.ids["nested"] in {info.trace_id for info in first.added}
             idle = await live.poll(client)

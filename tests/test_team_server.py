@@ -1,0 +1,115 @@
+"""The live list against a team's server: MLflow with two workers on PostgreSQL, traces sent over OTLP.
+
+What is checked here is what the poll asks the server: every query is bounded by start time
+(the column PostgreSQL indexes), no trace is missed (new ones, one that ends late, one longer
+than the window), and a trace already listed is not downloaded again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from otlp_traces import TraceSpec, create_experiment, send_traces
+
+from tracetui.config import TrackingSettings
+from tracetui.tracking.client import TrackingClient
+from tracetui.tracking.live import LiveTraceList
+
+SEARCH_PATH = "/api/3.0/mlflow/traces/search"
+
+
+class SearchWatcher:
+    """httpx event hooks: each trace search's filter, and how many traces each answer carried."""
+
+    def __init__(self) -> None:
+        self.filters: list[str] = []
+        self.rows: list[int] = []
+
+    async def on_request(self, request: httpx.Request) -> None:
+        if request.url.path == SEARCH_PATH:
+            self.filters.append(json.loads(request.content).get("filter") or "")
+
+    async def on_response(self, response: httpx.Response) -> None:
+        if response.request.url.path == SEARCH_PATH:
+            await response.aread()
+            self.rows.append(len(response.json().get("traces", [])))
+
+    def hooks(self) -> dict[str, list]:
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    def rows_since(self, mark: int) -> int:
+        return sum(self.rows[mark:])
+
+
+def _client(url: str, watcher: SearchWatcher) -> TrackingClient:
+    return TrackingClient(TrackingSettings(tracking_uri=url), url, event_hooks=watcher.hooks())
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture(scope="module")
+def team_url(team_server) -> str:
+    return team_server.url
+
+
+async def test_poll_finds_new_late_and_long_traces_with_start_bounded_queries(team_url: str) -> None:
+    experiment_id = create_experiment(team_url, "late-ends")
+    now = _now_ms()
+    # An hour of history, a trace every 12 s, the newest a few seconds old.
+    send_traces(team_url, experiment_id, [TraceSpec(now - 5_000 - i * 12_000) for i in range(300)])
+    watcher = SearchWatcher()
+    async with _client(team_url, watcher) as client:
+        live = LiveTraceList([experiment_id], window_ms=120_000, sweep_every=4)
+        first = await live.poll(client)
+        assert len(first.added) == 300
+
+        now = _now_ms()
+        new = send_traces(team_url, experiment_id, [TraceSpec(now - 500, 100) for _ in range(3)])
+        # Started before the newest listed trace, logged only now that it ends: inside the window.
+        (late,) = send_traces(team_url, experiment_id, [TraceSpec(now - 90_000, 90_000, name="late")])
+        # Started half an hour ago: longer than the window, found by the sweep.
+        (long,) = send_traces(team_url, experiment_id, [TraceSpec(now - 1_800_000, 1_800_000, "long")])
+
+        mark = len(watcher.filters)
+        update = await live.poll(client)
+        assert {info.trace_id for info in update.added} == {*new, late}
+        for _ in range(2):
+            assert (await live.poll(client)).added == ()
+        swept = await live.poll(client)  # the 4th poll sweeps the day
+        assert [info.trace_id for info in swept.added] == [long]
+        assert live.get(long).execution_duration_ms == 1_800_000
+        assert len(live.traces) == 305
+
+        # Every poll query is bounded by start time, the column the trace table indexes.
+        poll_filters = watcher.filters[mark:]
+        assert poll_filters and all("trace.timestamp_ms >= " in f for f in poll_filters), poll_filters
+
+
+async def test_a_busy_minute_is_not_downloaded_again(team_url: str) -> None:
+    experiment_id = create_experiment(team_url, "busy-minute")
+    now = _now_ms()
+    send_traces(team_url, experiment_id, [TraceSpec(now - 1_000 - i * 300) for i in range(150)])
+    watcher = SearchWatcher()
+    async with _client(team_url, watcher) as client:
+        live = LiveTraceList([experiment_id])
+        assert len((await live.poll(client)).added) == 150
+
+        for _ in range(3):
+            mark = len(watcher.rows)
+            idle = await live.poll(client)
+            assert (idle.added, idle.changed, idle.requests) == ((), (), 1)
+            assert watcher.rows_since(mark) == 0  # 150 traces ended within the overlap: none again
+
+        more = send_traces(team_url, experiment_id, [TraceSpec(_now_ms() - 200) for _ in range(20)])
+        mark = len(watcher.rows)
+        update = await live.poll(client)
+        assert sorted(info.trace_id for info in update.added) == sorted(more)
+        assert watcher.rows_since(mark) == 20
+        mark = len(watcher.rows)
+        await live.poll(client)
+        assert watcher.rows_since(mark) == 0
