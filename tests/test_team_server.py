@@ -113,3 +113,39 @@ async def test_a_busy_minute_is_not_downloaded_again(team_url: str) -> None:
         mark = len(watcher.rows)
         await live.poll(client)
         assert watcher.rows_since(mark) == 0
+
+
+@pytest.fixture(scope="module")
+def two_thousand(team_url: str) -> tuple[str, list[str]]:
+    """An experiment of 2,000 traces, a second apart; (its id, their ids newest first)."""
+    experiment_id = create_experiment(team_url, "two-thousand")
+    now = _now_ms()
+    ids = send_traces(team_url, experiment_id, [TraceSpec(now - 10_000 - i * 1_000) for i in range(2_000)])
+    return experiment_id, ids
+
+
+async def test_paging_back_reaches_every_trace_once_while_new_ones_arrive(
+    team_url: str, two_thousand: tuple[str, list[str]]
+) -> None:
+    from tracetui.tracking.counts import server_trace_count
+
+    experiment_id, ids = two_thousand
+    watcher = SearchWatcher()
+    async with _client(team_url, watcher) as client:
+        assert await server_trace_count(client, [experiment_id]) == 2_000
+        live = LiveTraceList([experiment_id], initial_limit=500)
+        assert [info.trace_id for info in (await live.poll(client)).added] == ids[:500]
+        assert live.more_exist is True
+
+        arrived = send_traces(team_url, experiment_id, [TraceSpec(_now_ms() - 100) for _ in range(7)])
+        pages = []
+        while live.more_exist:
+            mark = len(watcher.rows)
+            pages.append([info.trace_id for info in (await live.load_older(client)).added])
+            assert watcher.rows_since(mark) == len(pages[-1])  # nothing downloaded twice
+            if len(pages) == 1:  # new arrivals keep coming in while paging
+                assert sorted(i.trace_id for i in (await live.poll(client)).added) == sorted(arrived)
+        assert [len(page) for page in pages] == [500, 500, 500, 0]
+        assert [trace_id for page in pages for trace_id in page] == ids[500:]
+        assert len(live.traces) == 2_007
+        assert await server_trace_count(client, [experiment_id]) == 2_007

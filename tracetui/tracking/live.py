@@ -11,6 +11,14 @@ CONTRACT (pinned):
         LiveUpdate.requests: int                    # HTTP requests this poll made
     live.traces -> list[TraceInfo]                  # everything known, newest start first
     live.get(trace_id) -> TraceInfo | None
+    update = await live.load_older(client)  -> LiveUpdate   # the next page of older traces
+    live.more_exist -> bool | None                  # older traces on the server than loaded
+
+Paging back: the first poll loads the newest `initial_limit` traces; `load_older`
+asks for the next page below the oldest start loaded so far (keyset on the
+indexed start time: `timestamp_ms <= oldest AND request_id NOT IN (ids at it)`),
+so traces arriving meanwhile never shift what a page holds, as the server's
+offset page tokens would. Only what the person scrolled to is ever loaded.
 
 How new traces are found (facts of MLflow 3.17's server on PostgreSQL):
 - A trace's `timestamp_ms` is when it STARTED, and it is logged when it ends, so
@@ -136,6 +144,11 @@ class LiveTraceList:
         self._cursor_ms: int | None = None  # the newest end time seen; None until a trace is
         self._newest_start_ms: int | None = None
         self._swept_to_ms: int | None = None  # the newest end seen at the last sweep
+        # Paging back: the oldest start the initial load and pages reached, and the ids loaded
+        # at exactly that start (polls may add older traces; they do not move this frontier).
+        self._frontier_ms: int | None = None
+        self._frontier_ids: set[str] = set()
+        self.more_exist: bool | None = None  # None until the first poll says
         self._polls = 0
         self._sorted: list[TraceInfo] | None = None
 
@@ -204,6 +217,7 @@ class LiveTraceList:
         look_for_running = self._polls % self.in_progress_every == 0
         if self._cursor_ms is None:
             requests += await self._collect(client, self.filter_string, found, limit=self.initial_limit)
+            self._move_frontier(found, wanted=self.initial_limit)
             running_since = None if not found else self._start_bound(found, self.sweep_window_ms)
         elif await _has_end_time_filter(client):
             requests += await self._poll_by_end_time(client, found)
@@ -230,6 +244,36 @@ class LiveTraceList:
 
         self._polls += 1
         return self._merge(found, requests)
+
+    async def load_older(self, client: TraceSearcher, count: int | None = None) -> LiveUpdate:
+        """The next `count` (a page) older traces than the oldest loaded; nothing before the first poll."""
+        if self._frontier_ms is None or not self.more_exist:
+            return LiveUpdate()
+        count = count or self.page_size
+        clause = f"trace.timestamp_ms <= {self._frontier_ms}"
+        if self._frontier_ids:
+            ties = sorted(self._frontier_ids)[:MAX_EXCLUDED_IDS]
+            if len(self._frontier_ids) > MAX_EXCLUDED_IDS:
+                # More traces share that millisecond than a filter should name: step past it.
+                clause = f"trace.timestamp_ms < {self._frontier_ms}"
+            else:
+                clause += f" AND trace.request_id NOT IN ({', '.join(_quote(i) for i in ties)})"
+        found: list[TraceInfo] = []
+        requests = await self._collect(client, self._filter(clause), found, limit=count)
+        self._move_frontier(found, wanted=count)
+        return self._merge(found, requests)
+
+    def _move_frontier(self, page: list[TraceInfo], wanted: int) -> None:
+        """After the initial load or a page back: the new oldest start, and whether more exist."""
+        self.more_exist = len(page) >= wanted
+        if not page:
+            return
+        oldest = min(info.request_time_ms for info in page)
+        at_oldest = {info.trace_id for info in page if info.request_time_ms == oldest}
+        if oldest == self._frontier_ms:
+            self._frontier_ids |= at_oldest
+        else:
+            self._frontier_ms, self._frontier_ids = oldest, at_oldest
 
     def _start_bound(self, found: list[TraceInfo], width_ms: int) -> int | None:
         """The oldest start a bounded query looks at: `width_ms` before the newest start known."""
