@@ -149,3 +149,55 @@ async def test_paging_back_reaches_every_trace_once_while_new_ones_arrive(
         assert [trace_id for page in pages for trace_id in page] == ids[500:]
         assert len(live.traces) == 2_007
         assert await server_trace_count(client, [experiment_id]) == 2_007
+
+
+async def test_dashboard_pages_back_to_the_oldest_trace_without_moving_the_cursor(
+    team_url: str, two_thousand: tuple[str, list[str]]
+) -> None:
+    from test_app import app_for, leave_prompt, wait_for
+
+    experiment_id, ids = two_thousand
+    total = int(
+        httpx.post(
+            f"{team_url}/api/3.0/mlflow/traces/metrics",
+            json={
+                "experiment_ids": [experiment_id],
+                "view_type": "TRACES",
+                "metric_name": "trace_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+            },
+        ).json()["data_points"][0]["values"]["COUNT"]
+    )
+    app = app_for(team_url, "two-thousand")
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = app.viewer.trace_list
+        pane = app.viewer.query_one("#traces-pane")
+        await wait_for(pilot, lambda: pane.border_title == f"Traces — 500 of {total:,}", "500 of the total")
+        await leave_prompt(pilot)
+        await pilot.press("G")  # the 500th row: near the end, so the next page is asked for
+        at_end = table.highlighted_trace_id
+        assert at_end == ids[499 - (total - 2_000)]
+        await wait_for(pilot, lambda: table.row_count == 1_000, "the second page")
+        assert table.highlighted_trace_id == at_end  # the cursor stayed on its trace
+        assert app.viewer.follow is False
+
+        arrived = send_traces(team_url, experiment_id, [TraceSpec(_now_ms() - 100) for _ in range(3)])
+        await wait_for(pilot, lambda: set(arrived) <= set(table.infos), "new arrivals while paging")
+        assert table.highlighted_trace_id == at_end
+        total += 3
+        await wait_for(pilot, lambda: pane.border_title == f"Traces — 1,003 of {total:,}", "arrivals counted")
+
+        # Paging down a screen at a time: the next page is asked for before the last row is reached.
+        await pilot.press("g")
+        while not (app.viewer.loading_older or table.row_count > 1_003):
+            assert table.cursor_row < 1_002, "the end of the list was reached before a page came"
+            await pilot.press("pagedown")
+            await pilot.pause()
+        await wait_for(pilot, lambda: table.row_count == 1_503, "the third page")
+        assert table.cursor_row < 1_002
+        while table.row_count < total:  # G, the end: each time the next page comes
+            rows = table.row_count
+            await pilot.press("G")
+            await wait_for(pilot, lambda: table.row_count > rows, f"a page after {rows} rows")  # noqa: B023
+        assert set(ids) <= set(table.infos)
+        await wait_for(pilot, lambda: pane.border_title == f"Traces — {total:,}", "everything listed")

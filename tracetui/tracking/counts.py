@@ -39,3 +39,12 @@ async def server_trace_count(client: Any, experiment_ids: Sequence[str]) -> int 
         return int(sum(float(point["values"]["COUNT"]) for point in points))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # an answer of another shape: count another way
+
+
+def listed_label(listed: int, total: int | None, more: bool) -> str:
+    """How many traces are listed and whether more exist: "500 of 100,002", "500, more on the server"."""
+    if total is not None:
+        return f"{listed:,} of {total:,}" if total > listed else f"{listed:,}"
+    if more:
+        return f"{listed:,}, more on the server"
+    return f"{listed:,}"
