@@ -15,7 +15,7 @@
     the 2,000-word Markdown answer of bench/bench_chat_pane.py; a 5 ms ticker measures how late
     it wakes; target < 50 ms; median and worst of 3 runs). bench/bench_chat_pane.py has the
     one-pane view (and typing).
-    `--heap-variants` also runs it with the heap freezing of tracetui/ui/heap.py (at the turn's
+    `--heap-variants` also runs it with the heap freezing of tracetui/gc_policy.py (at the turn's
     start and end and after each finished segment) only once, at the turn's start, and never
     (evidence for keeping it).
 (e) start-up: `tracetui` in a pseudo-terminal (160x48), launch to the first frame (the list's

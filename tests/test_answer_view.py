@@ -20,8 +20,8 @@ from textual.geometry import Offset
 from textual.selection import Selection
 from textual.strip import Strip
 
+from tracetui.chat.answer_segments import SegmentSplitter, is_fence, long_fence
 from tracetui.ui.widgets.answer_render import draw_markdown, join_drawn
-from tracetui.ui.widgets.answer_segments import SegmentSplitter, is_fence, long_fence
 from tracetui.ui.widgets.answer_view import AnswerView
 
 TEXT = (

@@ -181,7 +181,7 @@ def test_streamed_chunks_give_time_to_first_chunk() -> None:
     chunk = SpanEvent("mlflow.chunk.item.0", T0 + 250_000_000)
     llm = span("litellm-completion", "a", attributes={"model": "ollama_chat/qwen2.5:0.5b"}, events=(chunk,))
     model = derived_hops(llm)[-1]
-    assert dict(model.facts)["time to first chunk"] == "0.250 s"
+    assert dict(model.facts)["time to first chunk"] == "250 ms"
 
 
 def test_failed_llm_call_shows_on_the_ollama_hop() -> None:

@@ -29,6 +29,7 @@ from trace_factory import log_nested_trace, use_server
 from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
+from tracetui.exports import export_session_markdown, export_trace_json, safe_file_name
 from tracetui.tracking.client import TrackingClient
 from tracetui.tracking.connection import Backend
 from tracetui.tracking.feedback import current_feedback, get_trace_info, thumbs, with_assessment
@@ -38,7 +39,6 @@ from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import Turn
 from tracetui.tracking.web_url import trace_web_url
 from tracetui.ui import clipboard
-from tracetui.ui.export_actions import export_session_markdown, export_trace_json, safe_file_name
 from tracetui.ui.messages import Say
 from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent
 from tracetui.ui.screens.sessions import SessionsScreen

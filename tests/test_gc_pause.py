@@ -1,4 +1,4 @@
-"""Garbage collection paused while large responses are read (tracetui/tracking/gc_pause.py)."""
+"""Garbage collection paused while large responses are read (tracetui/gc_policy.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import trace_factory
 from fault_servers import FaultServer
 
 from tracetui.config import TrackingSettings
+from tracetui.gc_policy import collection_paused
 from tracetui.tracking.client import THREAD_PARSE_BYTES, TrackingClient
 from tracetui.tracking.decode import decode_trace
 from tracetui.tracking.errors import BadResponse
-from tracetui.tracking.gc_pause import collection_paused
 
 trace_server = trace_factory.trace_server
 experiment_name = trace_factory.experiment_name

@@ -54,7 +54,15 @@ def _modules(package: object) -> list[str]:
 
 
 def test_core_layers_do_not_import_textual_or_rich() -> None:
-    modules = _modules(tracetui.tracking) + _modules(tracetui.chat)
+    # The layers, and the Textual-free modules beside them that the CLI and the layers share.
+    shared = [
+        "tracetui.config",
+        "tracetui.visible",
+        "tracetui.formatting",
+        "tracetui.files",
+        "tracetui.exports",
+    ]
+    modules = _modules(tracetui.tracking) + _modules(tracetui.chat) + shared + ["tracetui.gc_policy"]
     assert "tracetui.tracking.client" in modules and "tracetui.tracking.live" in modules
     result = subprocess.run(
         [sys.executable, "-c", f"MODULES = {modules!r}\n{_CHECK}"],

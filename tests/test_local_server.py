@@ -36,8 +36,8 @@ def test_parent_killed_leaves_no_server_behind(tmp_path: Path) -> None:
         f"""
         import sys, time
         from tracetui.tracking.local_server import LocalMlflowServer
-        server = LocalMlflowServer("sqlite:///{tmp_path / 'db.sqlite'}",
-                                   artifacts_destination="{tmp_path / 'art'}")
+        server = LocalMlflowServer("sqlite:///{tmp_path / "db.sqlite"}",
+                                   artifacts_destination="{tmp_path / "art"}")
         server.start()
         print(server._guard.pid, server.port, flush=True)
         time.sleep(600)

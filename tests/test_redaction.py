@@ -13,7 +13,10 @@ from tracetui.tracking.local_server import free_loopback_port
 def test_redact_url_and_text() -> None:
     assert redact_url("https://bob:pw@host:5000/x?q=1") == "https://host:5000/x?q=1"
     assert redact_url("http://host:5000") == "http://host:5000"
-    assert redact_text("failed: http://bob:pw@h:1/api and https://t0k@x/") == "failed: http://h:1/api and https://x/"
+    assert (
+        redact_text("failed: http://bob:pw@h:1/api and https://t0k@x/")
+        == "failed: http://h:1/api and https://x/"
+    )
 
 
 class APIConnectionError(Exception):

@@ -27,7 +27,7 @@ from tracetui.tracking.client import TrackingClient
 from tracetui.tracking.decode import decode_trace
 from tracetui.tracking.models import Span, SpanEvent, TokenUsage, Trace, TraceInfo
 from tracetui.ui.widgets.span_detail import FullValueScreen, ShowAll, SpanDetail
-from tracetui.ui.widgets.span_tree import SpanTree, format_duration, waterfall
+from tracetui.ui.widgets.span_tree import SpanTree, waterfall
 
 SAMPLE = Path(__file__).parent / "samples" / "autolog_get_trace.json"
 T0 = 1_795_791_650_000_000_000  # fixed times: snapshots must not change from run to run
@@ -219,17 +219,6 @@ def test_waterfall_places_bars_on_the_timeline() -> None:
     assert waterfall(0.5, 1.0, 8) == "    ████"
     assert waterfall(0.0, 0.0, 4) == "▌   "  # an instant still shows
     assert waterfall(0.125, 0.375, 4) == "▐▌  "  # half-cell precision
-
-
-def test_format_duration() -> None:
-    assert [format_duration(n) for n in (None, 850_000, 312 * MS, 1_240 * MS, 12_300 * MS, 125_000 * MS)] == [
-        "…",
-        "850µs",
-        "312ms",
-        "1.24s",
-        "12.3s",
-        "2m05s",
-    ]
 
 
 # --- tree and detail --------------------------------------------------------------------
@@ -438,3 +427,23 @@ def test_snapshot_error_span(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
         SpanViewHost(fixed_trace()), press=["down", "down", "down", "down"], terminal_size=size
     )
+
+
+async def test_a_click_on_a_nodes_arrow_folds_and_unfolds_it() -> None:
+    """The arrow carries Tree's toggle meta (tracetui/ui/textual_compat.py): clicking it folds the node."""
+    app = SpanViewHost(fixed_trace())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(SpanTree)
+        (root,) = tree.root.children
+        llm = root.children[0]
+        assert llm.is_expanded
+        arrow_x = tree.guide_depth * llm.data.depth  # the toggle is the first cell after the guides
+        offset = (tree.region.x - app.query_one(SpanTree).region.x + arrow_x + 1, llm.line + 1)
+        cursor = tree.cursor_line  # on the root: a click on the arrow folds without moving it
+        await pilot.click(SpanTree, offset=offset)
+        await pilot.pause()
+        assert not llm.is_expanded and tree.cursor_line == cursor
+        await pilot.click(SpanTree, offset=offset)
+        await pilot.pause()
+        assert llm.is_expanded and tree.cursor_line == cursor

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from textual.app import App, ComposeResult
 
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TokenUsage, TraceInfo
-from tracetui.ui.widgets.trace_list import TraceList, format_duration, format_tokens
+from tracetui.ui.widgets.trace_list import TraceList
 
 NOW = datetime(2026, 1, 15, 14, 35, 20, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -107,11 +107,23 @@ async def test_untrusted_text_is_shown_literally_with_controls_visible() -> None
         assert cell.spans == []  # no style smuggled in from the text
 
 
-def test_formats() -> None:
-    assert format_duration(None) == "…"
-    assert format_duration(320) == "320ms"
-    assert format_duration(1240) == "1.24s"
-    assert format_duration(123_000) == "2m03s"
-    assert format_duration(3_720_000) == "1h02m"
-    assert format_tokens(info(1)) == "26→14"
-    assert format_tokens(TraceInfo("t", "1", 0, None, STATE_OK, "n")) == ""
+class Recorder(Host):
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved: list[str | None] = []
+
+    def on_trace_list_moved_by_user(self, message: TraceList.MovedByUser) -> None:
+        self.moved.append(message.trace_id)
+
+
+async def test_a_click_on_a_row_says_where_the_person_moved_to() -> None:
+    """A click moves the cursor, then announces the row it landed on (follow mode turns off on it)."""
+    app = Recorder()
+    async with app.run_test() as pilot:
+        table = app.query_one(TraceList)
+        table.apply([info(1), info(2), info(3)], [], replace=True)
+        await pilot.pause()
+        await pilot.click(TraceList, offset=(5, 3))  # the header, then rows 3, 2, 1: the third row
+        await pilot.pause()
+        assert table.highlighted_trace_id == "tr-0001"
+        assert app.moved == ["tr-0001"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from tracetui.visible import make_visible
@@ -42,3 +43,10 @@ def write_text_file(path: str | Path, text: str) -> None:
     except OSError as error:
         reason = make_visible(error.strerror or type(error).__name__, keep_newlines=False)
         raise NotWritten(f"Could not write {shown} ({reason}).") from None
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """tracetui's cache folder: $XDG_CACHE_HOME/tracetui, else ~/.cache/tracetui."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "tracetui"

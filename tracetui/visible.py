@@ -54,9 +54,15 @@ def visible_bytes(data: bytes) -> str:
     return make_visible(data.decode("utf-8", errors="replace"))
 
 
-def one_line(text: str, width: int) -> str:
-    """A single-line preview of at most `width` characters, controls made visible."""
+def one_line(text: str, width: int = 200, *, clause: bool = False) -> str:
+    """Text in one line of at most `width` characters, controls made visible.
+
+    `clause`: the text goes inside a sentence of ours (a server's message in parentheses),
+    so its own final period is dropped.
+    """
     flat = make_visible(" ".join(text.split()), keep_newlines=False)
+    if clause:
+        flat = flat.rstrip(" .")
     if len(flat) <= width:
         return flat
-    return flat[: max(0, width - 1)] + "…"
+    return flat[: max(0, width - 1)].rstrip() + "…"

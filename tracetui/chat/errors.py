@@ -5,14 +5,7 @@ from __future__ import annotations
 from tracetui.chat.ollama import not_pulled_sentence, not_running_sentence, ollama_model_tag
 from tracetui.chat.wire import WireRecord
 from tracetui.tracking.errors import redact_text
-
-_MAX_DETAIL = 200
-
-
-def one_line(text: str, limit: int = _MAX_DETAIL) -> str:
-    """Collapse whitespace and control characters so a detail fits in one sentence."""
-    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+from tracetui.visible import one_line
 
 
 def _detail(exc: BaseException) -> str:

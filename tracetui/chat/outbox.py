@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.trace_writer import (
     AUTH,
@@ -46,6 +45,7 @@ from tracetui.chat.trace_writer import (
     TraceNotLogged,
 )
 from tracetui.tracking.errors import redact_url
+from tracetui.visible import one_line
 
 TRACE_FILE = re.compile(r"^tr-[0-9a-f]{32}\.json$")
 TARGET_FILE = "target.json"  # which server and experiment this folder is for, for a person reading it

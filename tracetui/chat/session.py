@@ -27,13 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracetui.chat.errors import one_line, sentence_for
+from tracetui.chat.errors import sentence_for
 from tracetui.chat.ollama import ollama_model_tag
 from tracetui.chat.outbox import TraceQueued
 from tracetui.chat.record import GenerationStats, TurnRecord, new_trace_id
 from tracetui.chat.wire import WireRecorder
 from tracetui.config import DEFAULT_MODEL
 from tracetui.config import ollama_url as resolve_ollama_url
+from tracetui.visible import one_line
 
 # A trace writer: takes a finished record, writes its trace, returns the trace id or
 # raises an exception whose str() is a sentence. Called in a worker thread.

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 
-from tracetui.chat.errors import one_line
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.tracing import build_trace
 from tracetui.config import TrackingSettings
 from tracetui.tracking.errors import redact_url
+from tracetui.visible import one_line
 
 # Why a write failed, so an outbox knows whether trying again later can help.
 UNREACHABLE = "unreachable"  # no connection, or no answer in time: retry when the server is back

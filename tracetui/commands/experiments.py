@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tracetui.commands import run_with_client, target_from, tracking_options
-from tracetui.commands.traces import format_time_ms
+from tracetui.formatting import date_time as format_time_ms
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ def sessions_group() -> None:
 )
 def list_command(tracking_uri: str | None, experiment: str | None, scan: int) -> None:
     """List the sessions of an experiment, most recently active first."""
-    from tracetui.commands.traces import format_time_ms
+    from tracetui.formatting import date_time as format_time_ms
     from tracetui.tracking.sessions import list_sessions
 
     target = target_from(tracking_uri, experiment)
@@ -86,7 +86,7 @@ def _turns(tracking_uri: str | None, experiment: str | None, session_id: str) ->
 @click.argument("session_id")
 def show_command(tracking_uri: str | None, experiment: str | None, session_id: str) -> None:
     """Print a session's conversation, oldest turn first."""
-    from tracetui.commands.traces import format_time_ms
+    from tracetui.formatting import date_time as format_time_ms
 
     _, _, turns = _turns(tracking_uri, experiment, session_id)
     for turn in turns:

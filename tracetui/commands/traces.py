@@ -11,7 +11,6 @@ import asyncio
 import json
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -19,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracetui.commands import Target, choose_experiment, run_with_client, target_from, tracking_options
+from tracetui.formatting import date_time, token_pair, trace_duration
+from tracetui.formatting import duration as format_duration
 from tracetui.visible import make_visible, one_line
 
 if TYPE_CHECKING:
     from tracetui.tracking.client import TrackingClient
     from tracetui.tracking.connection import Backend
-    from tracetui.tracking.models import Span, TokenUsage, Trace, TraceInfo
+    from tracetui.tracking.models import Span, Trace, TraceInfo
     from tracetui.tracking.summaries import TraceSummary
 
 # MLflow answers at most 500 traces per search page.
@@ -35,47 +36,6 @@ MAX_INDENT_DEPTH = 32  # deeper spans show their depth instead of ever more spac
 
 
 # --- formatting ---------------------------------------------------------------------
-
-
-def format_duration_ms(duration_ms: float | None) -> str:
-    """12ms, 0.35ms, 1.24s, 2m05s, 1h02m; "…" while a trace or span is still running."""
-    if duration_ms is None:
-        return "…"
-    if duration_ms < 1:
-        return f"{duration_ms:.2f}ms"
-    if duration_ms < 1000:
-        return f"{duration_ms:.0f}ms"
-    seconds = duration_ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def format_info_duration(info: TraceInfo) -> str:
-    # MLflow keeps a trace's duration in whole milliseconds: 0 means "under one".
-    if info.execution_duration_ms == 0:
-        return "<1ms"
-    return format_duration_ms(info.execution_duration_ms)
-
-
-def format_tokens(usage: TokenUsage | None) -> str:
-    if usage is None:
-        return "-"
-    tokens_in = "?" if usage.input_tokens is None else str(usage.input_tokens)
-    tokens_out = "?" if usage.output_tokens is None else str(usage.output_tokens)
-    return f"{tokens_in}→{tokens_out}"
-
-
-def format_time_ms(timestamp_ms: int) -> str:
-    """Local time, to the second, as a person reads a log."""
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp_ms / 1000))
-    except (OverflowError, OSError, ValueError):
-        return f"@{timestamp_ms}ms"
 
 
 # Into a pipe, the request preview gets a fixed width rather than the terminal's leftovers.
@@ -101,13 +61,13 @@ def trace_rows(
     summaries = summaries or {}
     return [
         (
-            format_time_ms(info.request_time_ms),
+            date_time(info.request_time_ms),
             one_line(info.trace_id, 64),
             one_line(list_name(info, summaries.get(info.trace_id) or UNKNOWN), NAME_WIDTH),
             one_line(model_label(summaries.get(info.trace_id)) or "-", MODEL_WIDTH),
             one_line(info.state, 16),
-            format_info_duration(info),
-            format_tokens(info.token_usage),
+            trace_duration(info.execution_duration_ms),
+            (token_pair(info.token_usage) or "-"),
             info.request_preview,
         )
         for info in trace_infos
@@ -174,10 +134,10 @@ def format_span_line(depth: int, span: Span) -> str:
     duration = span.duration_ns
     parts = [
         f"{indent}{one_line(span.name or '-', 80)} ({one_line(span.span_type, 24)})",
-        format_duration_ms(None if duration is None else duration / 1_000_000),
+        format_duration(duration),
     ]
     if span.token_usage is not None:
-        parts.append(f"{format_tokens(span.token_usage)} tok")
+        parts.append(f"{token_pair(span.token_usage) or '-'} tok")
     if span.status_code == "ERROR":
         message = one_line(span.status_message, 120)
         parts.append(f"ERROR: {message}" if message else "ERROR")
@@ -193,13 +153,13 @@ def format_trace_tree(trace: Trace) -> list[str]:
         one_line(info.trace_id, 64),
         one_line(list_name(info, summary), 80),
         one_line(info.state, 16),
-        format_info_duration(info),
-        format_time_ms(info.request_time_ms),
+        trace_duration(info.execution_duration_ms),
+        date_time(info.request_time_ms),
     ]
     if summary.models:
         parts.append(one_line(model_label(summary), 80))
     if info.token_usage is not None:
-        parts.append(f"{format_tokens(info.token_usage)} tok")
+        parts.append(f"{token_pair(info.token_usage) or '-'} tok")
     parts.append(f"{len(trace.spans)} spans")
     return ["  ".join(parts), *(format_span_line(depth, span) for depth, span in _walk(trace))]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracetui.formatting import duration
 from tracetui.tracking.conventions import (
     REQUEST_MODEL_KEYS,
     http_method,
@@ -270,10 +271,6 @@ def first_chunk_offset_ns(span: Span) -> int | None:
     return None
 
 
-def format_seconds(duration_ns: int) -> str:
-    return f"{duration_ns / 1e9:.3f} s"
-
-
 def _model_facts(span: Span, endpoint: ModelEndpoint) -> tuple[tuple[str, str], ...]:
     facts: list[tuple[str, str]] = []
     if endpoint.model:
@@ -286,13 +283,13 @@ def _model_facts(span: Span, endpoint: ModelEndpoint) -> tuple[tuple[str, str], 
             facts.append(("input tokens", str(usage.input_tokens)))
         if usage.output_tokens is not None:
             facts.append(("output tokens", str(usage.output_tokens)))
-        duration = span.duration_ns
-        if usage.output_tokens and duration:
+        call_ns = span.duration_ns
+        if usage.output_tokens and call_ns:
             # Over the whole call (prompt evaluation included), so a lower bound of the generation speed.
-            facts.append(("tokens/s (whole call)", f"{usage.output_tokens / (duration / 1e9):.1f}"))
+            facts.append(("tokens/s (whole call)", f"{usage.output_tokens / (call_ns / 1e9):.1f}"))
     ttft = first_chunk_offset_ns(span)
     if ttft is not None:
-        facts.append(("time to first chunk", format_seconds(ttft)))
+        facts.append(("time to first chunk", duration(ttft, spaced=True)))
     reason = _finish_reason(span)
     if reason:
         facts.append(("finish reason", reason))
@@ -304,7 +301,7 @@ def _ollama_facts(span: Span, endpoint: ModelEndpoint) -> tuple[tuple[str, str],
     if endpoint.api_base:
         facts.append(("api_base", endpoint.api_base))
     if span.duration_ns is not None:
-        facts.append(("round trip (whole LLM call)", format_seconds(span.duration_ns)))
+        facts.append(("round trip (whole LLM call)", duration(span.duration_ns, spaced=True)))
     facts.append(("status", "error" if span.status_code == "ERROR" else "ok"))
     return tuple(facts)
 

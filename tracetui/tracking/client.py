@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from tracetui.config import TrackingSettings
+from tracetui.gc_policy import collection_paused
 from tracetui.tracking import legacy
 from tracetui.tracking.compat import ServerCapabilities, detect
 from tracetui.tracking.decode import (
@@ -50,22 +50,23 @@ from tracetui.tracking.decode import (
     decode_trace_page,
 )
 from tracetui.tracking.errors import (
-    AuthenticationFailed,
     BadResponse,
     ExperimentNotFound,
-    InvalidFilter,
-    NoTrackingApi,
-    PermissionDenied,
-    ServerTimeout,
-    ServerUnreachable,
     TlsError,
     TraceNotFound,
     TraceNotReady,
     TrackingError,
     redact_url,
 )
-from tracetui.tracking.gc_pause import collection_paused
+from tracetui.tracking.http_errors import (
+    CONNECT_TIMEOUT_S,
+    NotFound,
+    describe_body,
+    status_error,
+    transport_error,
+)
 from tracetui.tracking.models import Experiment, Trace, TraceInfo, TracePage
+from tracetui.visible import one_line
 
 SEARCH_TRACES_PATH = "/api/3.0/mlflow/traces/search"
 GET_TRACE_PATH = "/api/3.0/mlflow/traces/get"
@@ -80,34 +81,13 @@ TRACE_ARTIFACT_PATH = "/ajax-api/2.0/mlflow/get-trace-artifact"
 
 MAX_TRACE_PAGE = 500  # the server rejects max_results above this with 400
 EXPERIMENT_PAGE = 1000
-CONNECT_TIMEOUT_S = 5.0
 # Bodies above this size are parsed and decoded in a thread so the event loop (and the
 # UI on it) keeps running while a 10,000-span trace is read, with automatic garbage
-# collection paused (see gc_pause: it tripled the parse time of a 6 MB trace).
+# collection paused (see tracetui/gc_policy.py: it tripled the parse time of a 6 MB trace).
 THREAD_PARSE_BYTES = 512 * 1024
-MAX_MESSAGE_CHARS = 200
 
 _NOT_READY = "not fully exported yet"
 _DEFAULT_ORDER = ("timestamp_ms DESC",)
-
-NotFound = Callable[[str], TrackingError]
-
-
-def _one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Server text squeezed into part of one sentence: one line, bounded, no final period."""
-    text = re.sub(r"\s+", " ", text).strip().rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    chain = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
 
 
 def _tls_context(settings: TrackingSettings) -> ssl.SSLContext | bool:
@@ -119,15 +99,22 @@ def _tls_context(settings: TrackingSettings) -> ssl.SSLContext | bool:
         except (OSError, ssl.SSLError) as error:
             raise TlsError(
                 f"Cannot load the CA bundle {settings.cert_path} named by "
-                f"MLFLOW_TRACKING_SERVER_CERT_PATH ({_one_line(str(error), 80)}); "
+                f"MLFLOW_TRACKING_SERVER_CERT_PATH ({one_line(str(error), 80, clause=True)}); "
                 "point it at a readable PEM file."
             ) from None
     return True
 
 
-def _decode_paused(document: dict[str, Any]) -> Trace:
+T = TypeVar("T")
+
+
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+def _paused(decode: Callable[[dict[str, Any]], T], body: dict[str, Any]) -> T:
     with collection_paused():
-        return decode_trace(document)
+        return decode(body)
 
 
 class TrackingClient:
@@ -197,126 +184,6 @@ class TrackingClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    # --- transport and error mapping ---------------------------------------------
-
-    def _who(self) -> str:
-        if self._settings.username:
-            return f"user {self._settings.username}"
-        return "the configured token" if self._settings.token else "anonymous access"
-
-    def _transport_error(self, error: httpx.HTTPError) -> TrackingError:
-        url = self._base_url
-        chain = _causes(error)
-        if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in chain) or (
-            "CERTIFICATE_VERIFY_FAILED" in str(error)
-        ):
-            return TlsError(
-                f"The TLS certificate of {url} is not trusted; set "
-                "MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle, or "
-                "MLFLOW_TRACKING_INSECURE_TLS=true to skip the check."
-            )
-        if any(isinstance(cause, ssl.SSLError) for cause in chain):
-            return TlsError(
-                f"The TLS handshake with {url} failed ({_one_line(str(error), 80)}); "
-                "check that the URL's scheme (http or https) matches the server."
-            )
-        if isinstance(error, httpx.ConnectTimeout):
-            return ServerTimeout(
-                f"The MLflow tracking server at {url} did not accept a connection within "
-                f"{CONNECT_TIMEOUT_S:g} s; check the address and any firewall."
-            )
-        if isinstance(error, httpx.TimeoutException):
-            return ServerTimeout(
-                f"The MLflow tracking server at {url} did not answer within "
-                f"{self._settings.timeout_s:g} s; it may be overloaded, try again."
-            )
-        if isinstance(error, httpx.ConnectError):
-            if any(isinstance(cause, ConnectionRefusedError) for cause in chain) or (
-                "refused" in str(error).lower()
-            ):
-                reason = "connection refused. Is it running?"
-            elif (
-                "name or service not known" in str(error).lower()
-                or "getaddrinfo" in str(error).lower()
-                or "nodename" in str(error).lower()
-            ):
-                reason = "the host name is unknown. Check MLFLOW_TRACKING_URI."
-            else:
-                reason = f"{_one_line(str(error), 80) or 'connection failed'}. Is it running?"
-            return ServerUnreachable(f"Cannot reach the MLflow tracking server at {url}: {reason}")
-        if isinstance(error, httpx.RemoteProtocolError):
-            return BadResponse(
-                f"The MLflow tracking server at {url} broke off its answer "
-                f"({_one_line(str(error), 80)}); is a proxy in the way?"
-            )
-        if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
-            return ServerUnreachable(
-                f"{url} is not a usable tracking server URL; use http://host:port or https://…"
-            )
-        return ServerUnreachable(
-            f"Lost the connection to the MLflow tracking server at {url} "
-            f"({_one_line(str(error), 80) or type(error).__name__}); try again."
-        )
-
-    def _status_error(
-        self,
-        response: httpx.Response,
-        body: Any,
-        what: str,
-        not_found: NotFound | None,
-        search: bool,
-    ) -> TrackingError:
-        url = self._base_url
-        status = response.status_code
-        mlflow_error = isinstance(body, dict) and "error_code" in body
-        code = str(body.get("error_code")) if mlflow_error else ""
-        message = _one_line(str(body.get("message", ""))) if mlflow_error else ""
-        if status == 401:
-            if self._settings.username:
-                return AuthenticationFailed(
-                    f"Authentication failed for user {self._settings.username} at {url}; "
-                    "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."
-                )
-            if self._settings.token:
-                return AuthenticationFailed(
-                    f"The MLflow tracking server at {url} rejected MLFLOW_TRACKING_TOKEN; "
-                    "check that it is valid."
-                )
-            return AuthenticationFailed(
-                f"The MLflow tracking server at {url} requires a login; set "
-                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
-            )
-        if status == 403:
-            return PermissionDenied(
-                f"Permission denied: {self._who()} may not {what} at {url}; "
-                "ask the server's admin for access."
-            )
-        if mlflow_error and code == "RESOURCE_DOES_NOT_EXIST" and not_found is not None:
-            return not_found(message)
-        if search and mlflow_error and code == "INVALID_PARAMETER_VALUE":
-            return InvalidFilter(f"The server rejected the trace search: {message}.")
-        if mlflow_error and status < 500:
-            return BadResponse(f"The MLflow tracking server at {url} refused to {what}: {message}.")
-        if mlflow_error:
-            return BadResponse(
-                f"The MLflow tracking server at {url} failed to {what} (HTTP {status}: {message})."
-            )
-        if status == 404:
-            return NoTrackingApi(
-                f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
-            )
-        return BadResponse(
-            f"The MLflow tracking server at {url} failed to {what} "
-            f"(HTTP {status}{self._describe_body(response)})."
-        )
-
-    @staticmethod
-    def _describe_body(response: httpx.Response) -> str:
-        content_type = response.headers.get("content-type", "")
-        if "html" in content_type or response.content.lstrip()[:1] == b"<":
-            return ", an HTML page: is a proxy in the way?"
-        return ""
-
     def _parse(self, response: httpx.Response, what: str) -> Any:
         """The body as JSON; None for an error answer that is not JSON. Also runs in a worker thread."""
         try:
@@ -326,7 +193,7 @@ class TrackingClient:
                 raise BadResponse(
                     f"The MLflow tracking server at {self._base_url} answered the request to "
                     f"{what} with something that is not MLflow's JSON"
-                    f"{self._describe_body(response) or ' (cut short?)'}."
+                    f"{describe_body(response) or ' (cut short?)'}."
                 ) from None
             return None
 
@@ -336,20 +203,20 @@ class TrackingClient:
         what: str,
         not_found: NotFound | None,
         search: bool,
-        then: Callable[[dict[str, Any]], Any] | None,
-    ) -> Any:
+        decode: Callable[[dict[str, Any]], T],
+    ) -> T:
         body = self._parse(response, what)
         if not response.is_success:
-            raise self._status_error(response, body, what, not_found, search)
+            raise status_error(response, body, what, not_found, search, self._base_url, self._settings)
         if not isinstance(body, dict):
             raise BadResponse(
                 f"The MLflow tracking server at {self._base_url} answered the request to {what} "
                 "with JSON that is not an object."
             )
-        return body if then is None else then(body)
+        return decode(body)
 
     def _read_paused(self, *args: Any) -> Any:
-        # The JSON document lives only inside `_read` when `then` turns it into something
+        # The JSON document lives only inside `_read` when `decode` turns it into something
         # smaller, so reference counting frees it before collection comes back on (else the
         # first collection after the pause walks its million objects: ~75 ms for 10,000 spans).
         with collection_paused():
@@ -365,24 +232,48 @@ class TrackingClient:
         json_body: Any = None,
         not_found: NotFound | None = None,
         search: bool = False,
-        large_then: Callable[[dict[str, Any]], Any] | None = None,
-    ) -> Any:
-        """The JSON object answered; for a body over THREAD_PARSE_BYTES, `large_then(object)` if given.
+    ) -> dict[str, Any]:
+        """The JSON object answered, for endpoints this client has no method for (feedback's assessments).
 
-        Errors become TrackingErrors with a sentence (`what` names the request in it); for
-        endpoints this client has no method for (feedback.py's assessments).
+        Errors become TrackingErrors with a sentence (`what` names the request in it).
+        """
+        return await self.request_decoded(
+            method,
+            path,
+            what=what,
+            decode=_as_is,
+            params=params,
+            json_body=json_body,
+            not_found=not_found,
+            search=search,
+        )
 
-        A large body is parsed (and `large_then` applied) in one worker thread with garbage
-        collection paused; a small one is parsed on the event loop and returned as is.
+    async def request_decoded(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        decode: Callable[[dict[str, Any]], T],
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        not_found: NotFound | None = None,
+        search: bool = False,
+    ) -> T:
+        """`decode` of the JSON object answered.
+
+        A body over THREAD_PARSE_BYTES is parsed and decoded in one worker thread with garbage
+        collection paused, so only what `decode` makes comes back to the event loop; a small
+        one is parsed and decoded on the loop.
         """
         self._check_setup()
         try:
             response = await self._http.request(method, path, params=params, json=json_body)
         except httpx.HTTPError as error:
-            raise self._transport_error(error) from None
+            raise transport_error(error, self._base_url, self._settings) from None
         if len(response.content) > THREAD_PARSE_BYTES:
-            return await asyncio.to_thread(self._read_paused, response, what, not_found, search, large_then)
-        return self._read(response, what, not_found, search, None)
+            return await asyncio.to_thread(self._read_paused, response, what, not_found, search, decode)
+        return self._read(response, what, not_found, search, decode)
 
     # --- endpoints -----------------------------------------------------------------
 
@@ -392,10 +283,12 @@ class TrackingClient:
         try:
             response = await self._http.get("/health")
         except httpx.HTTPError as error:
-            raise self._transport_error(error) from None
+            raise transport_error(error, self._base_url, self._settings) from None
         if not response.is_success:
             body = self._parse(response, "report its health")
-            raise self._status_error(response, body, "report its health", None, False)
+            raise status_error(
+                response, body, "report its health", None, False, self._base_url, self._settings
+            )
 
     async def raw_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request, its answer as it came (any status); transport failures are TrackingErrors."""
@@ -403,13 +296,13 @@ class TrackingClient:
         try:
             return await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise self._transport_error(error) from None
+            raise transport_error(error, self._base_url, self._settings) from None
 
     def raise_for_answer(self, response: httpx.Response, what: str) -> None:
         """Raises the TrackingError for an unsuccessful `response` (e.g. 401, 500)."""
         if not response.is_success:
             body = self._parse(response, what)
-            raise self._status_error(response, body, what, None, False)
+            raise status_error(response, body, what, None, False, self._base_url, self._settings)
 
     async def capabilities(self) -> ServerCapabilities:
         """What this server's trace API can do, asked once per client (see compat.py)."""
@@ -575,21 +468,24 @@ class TrackingClient:
         return body
 
     async def _get_trace_body(
-        self, trace_id: str, allow_partial: bool, large_then: Callable[[dict[str, Any]], Any] | None = None
-    ) -> Any:
+        self, trace_id: str, allow_partial: bool, decode: Callable[[dict[str, Any]], T]
+    ) -> T:
+        """`decode` of the trace's `/traces/get`-shaped document, off the event loop when it is large."""
         if (await self.capabilities()).spans_from_artifact:
             body = await self._artifact_trace_body(trace_id, allow_partial)
-            return body if large_then is None or len(body["trace"]["spans"]) <= 500 else large_then(body)
+            if len(body["trace"]["spans"]) > 500:
+                return await asyncio.to_thread(_paused, decode, body)
+            return decode(body)
         params = {"trace_id": trace_id}
         if allow_partial:
             params["allow_partial"] = "true"
-        return await self.request_json(
+        return await self.request_decoded(
             "GET",
             GET_TRACE_PATH,
             params=params,
             what=f"read trace {trace_id}",
             not_found=self._trace_not_found(trace_id),
-            large_then=large_then,
+            decode=decode,
         )
 
     async def trace_info_json(self, trace_id: str) -> dict[str, Any]:
@@ -627,7 +523,9 @@ class TrackingClient:
             # A 2.x trace gets its artifact when it ends; until then it has none.
             if not allow_partial and info.get("state") != "IN_PROGRESS":
                 body = self._parse(response, f"read trace {trace_id}")
-                raise self._status_error(response, body, f"read trace {trace_id}", None, False)
+                raise status_error(
+                    response, body, f"read trace {trace_id}", None, False, self._base_url, self._settings
+                )
             if not allow_partial:
                 raise TraceNotReady(
                     f"Trace {trace_id} is still running on {self._base_url}; try again in a few seconds."
@@ -640,18 +538,12 @@ class TrackingClient:
 
     async def get_trace_json(self, trace_id: str, *, allow_partial: bool = False) -> dict[str, Any]:
         """The raw `{"trace": {"trace_info": …, "spans": […]}}` document."""
-        return self._trace_document(await self._get_trace_body(trace_id, allow_partial), trace_id)
+        return await self._get_trace_body(
+            trace_id, allow_partial, lambda body: self._trace_document(body, trace_id)
+        )
 
     async def get_trace(self, trace_id: str, *, allow_partial: bool = False) -> Trace:
-        def decoded(body: dict[str, Any]) -> Trace:
-            return decode_trace(self._trace_document(body, trace_id))
-
-        # A large trace is parsed and decoded in one thread hop, and only the Trace comes back.
-        body = await self._get_trace_body(trace_id, allow_partial, decoded)
-        if isinstance(body, Trace):
-            return body
-        document = self._trace_document(body, trace_id)
-        spans = document["trace"].get("spans")
-        if isinstance(spans, list) and len(spans) > 500:
-            return await asyncio.to_thread(_decode_paused, document)
-        return decode_trace(document)
+        """The decoded trace; a large one is parsed and decoded in one thread hop."""
+        return await self._get_trace_body(
+            trace_id, allow_partial, lambda body: decode_trace(self._trace_document(body, trace_id))
+        )

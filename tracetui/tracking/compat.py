@@ -21,12 +21,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tracetui.tracking.errors import TrackingError
 
 if TYPE_CHECKING:
-    from tracetui.tracking.client import TrackingClient
+    import httpx
+
+
+class Asker(Protocol):
+    """What `detect` needs of a client (TrackingClient is one): asked, not imported, so no circle."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def raw_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response: ...
+
+    def raise_for_answer(self, response: httpx.Response, what: str) -> None: ...
+
 
 VERSION_PATH = "/version"
 _VERSION = re.compile(r"\s*(\d+)\.(\d+)(?:\.(\d+))?")
@@ -103,7 +115,7 @@ def unsupported_version(version: tuple[int, int, int], url: str) -> str | None:
     )
 
 
-async def _probe_missing(client: TrackingClient, method: str, path: str, **kwargs: Any) -> bool:
+async def _probe_missing(client: Asker, method: str, path: str, **kwargs: Any) -> bool:
     """True when the server has no route for `path` (HTTP 404 with ENDPOINT_NOT_FOUND or no JSON)."""
     response = await client.raw_request(method, path, **kwargs)
     if response.status_code != 404:
@@ -119,7 +131,7 @@ async def _probe_missing(client: TrackingClient, method: str, path: str, **kwarg
     )
 
 
-async def detect(client: TrackingClient) -> ServerCapabilities:
+async def detect(client: Asker) -> ServerCapabilities:
     """Ask `client`'s server what it can do: /version, plus a probe only where that is not enough."""
     response = await client.raw_request("GET", VERSION_PATH)
     version = parse_version(response.text) if response.status_code == 200 else None

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tracetui.formatting import duration
 from tracetui.tracking.call_path import (
     ATTR_HOP,
     HOP_MODEL,
@@ -92,18 +93,6 @@ class SequenceDiagram:
 
 def _clean(text: Any, width: int = LABEL_CHARS) -> str:
     return one_line(str(text), width)
-
-
-def format_latency(duration_ns: int | None) -> str:
-    """0.35 ms, 12 ms, 1.24 s; '?' when unknown."""
-    if duration_ns is None:
-        return "?"
-    ms = duration_ns / 1e6
-    if ms < 1:
-        return f"{ms:.2f} ms"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    return f"{ms / 1000:.2f} s"
 
 
 def _number(value: Any) -> float | None:
@@ -387,7 +376,7 @@ def message_text(message: Message) -> str:
     """The arrow's label with its latency: "HTTP 200, 880 ms"; "~" marks a derived timing."""
     if message.duration_ns is None:
         return message.label
-    latency = format_latency(message.duration_ns)
+    latency = duration(message.duration_ns, spaced=True, unknown="?")
     return f"{message.label}, {'~' if message.derived else ''}{latency}"
 
 

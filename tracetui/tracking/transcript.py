@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Any
 
+from tracetui.formatting import date_time, duration_ms, token_pair
 from tracetui.tracking.call_path import is_llm_span, model_endpoint
 from tracetui.tracking.models import STATE_ERROR, STATUS_ERROR, Span, TokenUsage, Trace, TraceInfo
 from tracetui.visible import make_visible, one_line
+
+UTC = timezone.utc  # transcripts name their times in UTC: they are read anywhere
+IN_PROGRESS = "in progress"
 
 # Keys programs commonly use for the question and the answer of a turn, in preference order.
 PROMPT_KEYS = ("prompt", "question", "query", "input", "message", "text", "content")
@@ -220,27 +224,6 @@ def markdown_block(text: str) -> str:
     return f"{fence}text\n{body}\n{fence}"
 
 
-def format_utc(timestamp_ms: int) -> str:
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp_ms / 1000))
-    except (OverflowError, OSError, ValueError):
-        return f"@{timestamp_ms} ms"
-
-
-def _duration(duration_ms: int | None) -> str:
-    if duration_ms is None:
-        return "in progress"
-    return f"{duration_ms / 1000:.2f} s"
-
-
-def _tokens(usage: TokenUsage | None) -> str | None:
-    if usage is None:
-        return None
-    tokens_in = "?" if usage.input_tokens is None else str(usage.input_tokens)
-    tokens_out = "?" if usage.output_tokens is None else str(usage.output_tokens)
-    return f"{tokens_in} in, {tokens_out} out"
-
-
 def session_markdown(
     session_id: str,
     turns: Sequence[Turn],
@@ -257,9 +240,8 @@ def session_markdown(
         lines.append(f"- Experiment: {markdown_inline(experiment_id)}")
     lines.append(f"- Turns: {len(turns)}")
     if turns:
-        lines.append(
-            f"- From {format_utc(turns[0].request_time_ms)} to {format_utc(turns[-1].request_time_ms)}"
-        )
+        first, last = (date_time(t.request_time_ms, UTC) for t in (turns[0], turns[-1]))
+        lines.append(f"- From {first} to {last}")
     models = sorted({t.model for t in turns if t.model})
     if models:
         lines.append(f"- Model: {', '.join(markdown_inline(m, 80) for m in models)}")
@@ -267,11 +249,14 @@ def session_markdown(
     for number, turn in enumerate(turns, start=1):
         lines += [f"## Turn {number}", ""]
         lines.append(f"- Trace: {markdown_inline(turn.trace_id, 80)}")
-        lines.append(f"- Time: {format_utc(turn.request_time_ms)}")
+        lines.append(f"- Time: {date_time(turn.request_time_ms, UTC)}")
         if turn.model:
             lines.append(f"- Model: {markdown_inline(turn.model, 80)}")
-        details = [f"Duration: {_duration(turn.duration_ms)}", f"State: {markdown_inline(turn.state, 20)}"]
-        tokens = _tokens(turn.token_usage)
+        details = [
+            f"Duration: {duration_ms(turn.duration_ms, spaced=True, unknown=IN_PROGRESS)}",
+            f"State: {markdown_inline(turn.state, 20)}",
+        ]
+        tokens = token_pair(turn.token_usage)
         if tokens:
             details.append(f"Tokens: {tokens}")
         lines.append("- " + ", ".join(details))

@@ -26,18 +26,12 @@ from pathlib import Path
 
 from textual.app import App
 
+from tracetui.files import cache_dir
 from tracetui.visible import make_visible
 
 OSC52_LIMIT_BYTES = 100_000  # xterm's default and several terminals' cap on one OSC 52 write
 TOOL_TIMEOUT_S = 3.0
 FALLBACK_NAME = "clipboard.txt"
-
-
-def cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    """tracetui's cache folder: $XDG_CACHE_HOME/tracetui, else ~/.cache/tracetui."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "tracetui"
 
 
 def is_remote_session(env: Mapping[str, str]) -> bool:

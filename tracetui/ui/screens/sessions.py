@@ -11,7 +11,7 @@ Session ids and prompts come from traces: every cell is plain, visible `Text`.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -22,9 +22,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from tracetui.exports import export_session_markdown
+from tracetui.formatting import day_time
 from tracetui.tracking.sessions import SessionSummary, list_sessions
 from tracetui.ui.clipboard import copy_text
-from tracetui.ui.export_actions import export_session_markdown
 from tracetui.visible import one_line
 
 if TYPE_CHECKING:
@@ -40,19 +41,12 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def format_when(timestamp_ms: int, tz: tzinfo | None) -> str:
-    try:
-        return datetime.fromtimestamp(timestamp_ms / 1000, tz=tz).strftime("%b %d %H:%M")
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
 def session_cells(summary: SessionSummary, tz: tzinfo | None) -> list[Text]:
     errors = Text(str(summary.error_count) if summary.error_count else "", style="bold red", end="")
     if summary.in_progress_count:
         errors = Text("…", style="yellow", end="")
     return [
-        Text(format_when(summary.last_time_ms, tz), end=""),
+        Text(day_time(summary.last_time_ms, tz), end=""),
         Text(str(summary.trace_count), justify="right", end=""),
         errors,
         Text(one_line(summary.session_id, 40), end=""),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracetui.exports import export_trace_json
 from tracetui.tracking.feedback import with_assessment
 from tracetui.ui.clipboard import copy_text
-from tracetui.ui.export_actions import export_trace_json
 from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent
 from tracetui.ui.screens.web_link import WebLinkScreen
 

@@ -26,8 +26,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
+from tracetui.chat.answer_segments import DEFAULT_SEGMENT_CHARS, SegmentSplitter, long_fence
 from tracetui.ui.widgets.answer_render import draw_markdown, join_drawn, markdown_theme
-from tracetui.ui.widgets.answer_segments import DEFAULT_SEGMENT_CHARS, SegmentSplitter, long_fence
 
 
 class AnswerView(Widget):

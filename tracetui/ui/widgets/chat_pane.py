@@ -30,15 +30,14 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from tracetui.chat.errors import one_line
 from tracetui.chat.ollama import OllamaClient
 from tracetui.chat.session import ChatSession, ChatTurn, TurnResult
+from tracetui.gc_policy import freeze_heap, release_heap  # why and where: see tracetui/gc_policy.py
 from tracetui.ui import messages
-from tracetui.ui.heap import freeze_heap, release_heap  # why and where: see tracetui/ui/heap.py
 from tracetui.ui.screens.model_picker import ModelPicker
 from tracetui.ui.widgets.answer_render import load_highlighting
 from tracetui.ui.widgets.chat_message import AnswerMessage, ChatBanner, PromptMessage, model_label
-from tracetui.visible import make_visible
+from tracetui.visible import make_visible, one_line
 
 SessionSource = ChatSession | Callable[[], ChatSession]
 
@@ -275,7 +274,7 @@ class ChatPane(Vertical):
                 # A model's text is data: escapes and controls become visible before Markdown sees them.
                 # Appending is cheap: the next frame draws what changed, however many deltas came.
                 if answer.body.append(make_visible(delta)):
-                    freeze_heap()  # a segment finished: its objects live on (tracetui/ui/heap.py)
+                    freeze_heap()  # a segment finished: its objects live on (tracetui/gc_policy.py)
         finally:
             answer.body.finish()  # the rest, an unclosed fence included, is drawn as the last segment
         result = await turn.result()

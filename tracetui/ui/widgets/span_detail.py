@@ -22,11 +22,11 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
+from tracetui.formatting import duration
 from tracetui.tracking.call_path import DerivedHop
 from tracetui.tracking.conversation import span_conversation
 from tracetui.tracking.models import STATUS_ERROR, STATUS_OK, Span, Trace
 from tracetui.ui.safe_text import safe, safe_content_line, safe_line, truncate
-from tracetui.ui.widgets.span_tree import format_duration
 from tracetui.visible import make_visible
 
 MAX_CHARS = 2_000
@@ -259,8 +259,8 @@ class SpanDetail(VerticalScroll, can_focus=True):
         trace_start = min((s.start_time_ns for s in trace.spans), default=span.start_time_ns)
         timings = [
             ("start", _utc(span.start_time_ns)),
-            ("duration", format_duration(span.duration_ns) if span.end_time_ns else "still running"),
-            ("offset in trace", f"+{format_duration(span.start_time_ns - trace_start)}"),
+            ("duration", duration(span.duration_ns) if span.end_time_ns else "still running"),
+            ("offset in trace", f"+{duration(span.start_time_ns - trace_start)}"),
             ("span id", span.span_id),
         ]
         if span.parent_id:
@@ -307,7 +307,7 @@ class SpanDetail(VerticalScroll, can_focus=True):
             return []
         widgets: list[Static] = [self._title(f"Events ({len(span.events)})")]
         for event in span.events:
-            offset = f"+{format_duration(max(0, event.time_unix_nano - span.start_time_ns))}"
+            offset = f"+{duration(max(0, event.time_unix_nano - span.start_time_ns))}"
             attributes = dict(event.attributes)
             line = Text()
             if event.name == "exception":
@@ -355,7 +355,5 @@ class SpanDetail(VerticalScroll, can_focus=True):
             self._title("Known"),
             self._fields(list(hop.facts)),
             self._title("Timing"),
-            self._fields(
-                [("start", _utc(hop.start_time_ns)), ("duration", format_duration(hop.duration_ns))]
-            ),
+            self._fields([("start", _utc(hop.start_time_ns)), ("duration", duration(hop.duration_ns))]),
         ]

@@ -21,11 +21,13 @@ from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets._tree import TOGGLE_STYLE, TreeNode
+from textual.widgets.tree import TreeNode
 
+from tracetui.formatting import duration
 from tracetui.tracking.call_path import HOP_OLLAMA, DerivedHop, derived_hops, ollama_hosts_in
 from tracetui.tracking.models import STATUS_ERROR, Span, Trace
 from tracetui.ui.safe_text import safe_line
+from tracetui.ui.textual_compat import TOGGLE_STYLE
 
 # One cell each, told apart by shape so the tree reads without colour.
 SPAN_TYPE_ICONS: dict[str, str] = {
@@ -46,23 +48,6 @@ ERROR_MARK = "✗"
 DERIVED_MARK = " (derived)"
 
 TreeItem = Span | DerivedHop
-
-
-def format_duration(duration_ns: int | None) -> str:
-    """A short human duration: 850µs, 312ms, 1.24s, 12.3s, 2m05s; "…" while unfinished."""
-    if duration_ns is None:
-        return "…"
-    seconds = duration_ns / 1e9
-    if seconds < 0.001:
-        return f"{duration_ns / 1e3:.0f}µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.0f}ms"
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
 
 
 def waterfall(start_frac: float, end_frac: float, width: int, fill: str = "█") -> str:
@@ -263,7 +248,7 @@ class SpanTree(Tree[SpanNodeData]):
 
     def render_label(self, node: TreeNode[SpanNodeData], base_style: Style, style: Style) -> Text:
         width = self._label_width(node)
-        if node._allow_expand:
+        if node.allow_expand:
             toggle = (
                 self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE,
                 base_style + TOGGLE_STYLE,
@@ -272,7 +257,7 @@ class SpanTree(Tree[SpanNodeData]):
             toggle = ("  ", base_style)
         data = node.data
         if data is None or data.item is None:
-            label = node._label.copy()
+            label = node.label.copy() if isinstance(node.label, Text) else Text(str(node.label))
             label.stylize("dim italic")
             label.stylize(style)
             return Text.assemble(toggle, label)
@@ -289,7 +274,7 @@ class SpanTree(Tree[SpanNodeData]):
         # Columns sized by the whole tree's width, so they line up at every depth.
         tree_width = self.scrollable_content_region.width
         bar_width = 16 if tree_width >= 90 else 10 if tree_width >= 60 else 6 if tree_width >= 34 else 0
-        duration = format_duration(item.duration_ns)
+        duration_text = duration(item.duration_ns)
         right = 1 + 5 + (1 + bar_width if bar_width else 0) if tree_width >= 26 else 0
         name_width = max(1, width - 2 - 3 - right)
 
@@ -308,7 +293,7 @@ class SpanTree(Tree[SpanNodeData]):
         label.append(" ")
         label.append_text(name)
         if right:
-            label.append(f" {duration:>5}", style=error_style)
+            label.append(f" {duration_text:>5}", style=error_style)
         if bar_width:
             start = (item.start_time_ns - self._trace_start_ns) / self._trace_span_ns
             end_ns = (

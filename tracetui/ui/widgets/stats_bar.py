@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
+from tracetui.formatting import duration_ms
 from tracetui.tracking.models import Trace, TraceInfo
 from tracetui.tracking.stats import ModelSpeed, latency_series, model_speeds, token_series
 from tracetui.visible import one_line
@@ -25,17 +26,11 @@ MODELS_SHOWN = 4
 LABEL_WIDTH = 9
 
 
-def format_ms(value: float) -> str:
-    if value < 1000:
-        return f"{value:.0f}ms"
-    return f"{value / 1000:.2f}s"
-
-
 def series_summary(values: Sequence[float], unit: str) -> str:
     """A line like: last 1.24s · median 0.98s · max 3.10s (or "no data yet")."""
     if not values:
         return "no data yet"
-    show = format_ms if unit == "ms" else (lambda v: f"{v:.0f}")
+    show = duration_ms if unit == "ms" else (lambda v: f"{v:.0f}")
     return f"last {show(values[-1])} · median {show(statistics.median(values))} · max {show(max(values))}"
 
 

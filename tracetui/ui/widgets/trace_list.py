@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from tracetui.formatting import clock_time, token_pair, trace_duration
 from tracetui.tracking.feedback import current_feedback, thumbs
 from tracetui.tracking.models import STATE_ERROR, STATE_IN_PROGRESS, STATE_OK, TraceInfo
 from tracetui.tracking.summaries import SummaryCache, TraceSummary, list_name, model_label
@@ -64,37 +65,6 @@ def feedback_mark(info: TraceInfo) -> Text:
     return Text(UP_MARK if vote else DOWN_MARK, end="")
 
 
-def format_time(request_time_ms: int, tz: tzinfo | None, now: datetime) -> str:
-    """HH:MM:SS for today (in `tz`), otherwise the date: a list covers days, not only now."""
-    started = datetime.fromtimestamp(request_time_ms / 1000, tz=tz)
-    if started.date() == now.astimezone(tz).date():
-        return started.strftime("%H:%M:%S")
-    return started.strftime("%b %d").replace(" 0", "  ")
-
-
-def format_duration(duration_ms: int | None) -> str:
-    if duration_ms is None:
-        return "…"
-    if duration_ms < 1000:
-        return f"{duration_ms}ms"
-    if duration_ms < 60_000:
-        return f"{duration_ms / 1000:.2f}s"
-    minutes, seconds = divmod(duration_ms // 1000, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def format_tokens(info: TraceInfo) -> str:
-    usage = info.token_usage
-    if usage is None or (usage.input_tokens is None and usage.output_tokens is None):
-        return ""
-    tokens_in = "?" if usage.input_tokens is None else str(usage.input_tokens)
-    tokens_out = "?" if usage.output_tokens is None else str(usage.output_tokens)
-    return f"{tokens_in}→{tokens_out}"
-
-
 def state_cell(state: str) -> Text:
     """Symbol and word, so the state reads without colour; colour for those who have it."""
     if state == STATE_OK:
@@ -112,13 +82,13 @@ def row_cells(
     """The cells of one row by column key; `mark` is left empty (new rows set it)."""
     return {
         "mark": Text("", end=""),
-        "time": TimeCell(format_time(info.request_time_ms, tz, now), info.request_time_ms, info.trace_id),
+        "time": TimeCell(clock_time(info.request_time_ms, tz, now), info.request_time_ms, info.trace_id),
         "name": Text(one_line(list_name(info, summary)[:400], 40), no_wrap=True, end=""),
         "model": Text(one_line(model_label(summary)[:400], 40), no_wrap=True, end=""),
         "state": state_cell(info.state),
         "fb": feedback_mark(info),
-        "duration": Text(format_duration(info.execution_duration_ms), justify="right", end=""),
-        "tokens": Text(format_tokens(info), end=""),
+        "duration": Text(trace_duration(info.execution_duration_ms), justify="right", end=""),
+        "tokens": Text(token_pair(info.token_usage), end=""),
         # Only the head of a long preview is flattened: the cell shows a line of it.
         "preview": Text(one_line(info.request_preview[:400], COLUMNS[-1][2]), style="dim", end=""),
     }
@@ -203,9 +173,9 @@ class TraceList(DataTable):
         super().action_scroll_bottom()
         self._moved_by_user()
 
-    async def _on_click(self, event: events.Click) -> None:
-        await super()._on_click(event)
-        self._moved_by_user()
+    def on_click(self, event: events.Click) -> None:
+        # Runs before DataTable's own click handling moves the cursor: look once it has.
+        self.call_later(self._moved_by_user)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracetui.files import NotWritten, write_text_file
+from tracetui.files import NotWritten, cache_dir, write_text_file
 from tracetui.tracking.errors import TrackingError
 from tracetui.tracking.export import mlflow_cli_document
 from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import session_markdown
-from tracetui.ui.clipboard import cache_dir
 from tracetui.visible import make_visible, one_line
 
 if TYPE_CHECKING:
