@@ -28,6 +28,7 @@ class TraceSpec:
     name: str = "chat_turn"
     error: bool = False
     trace_id: bytes = b""  # 16 bytes; random when empty
+    session: str | None = None  # the chat session (OpenTelemetry's `session.id` on the root span)
 
     def otlp_trace_id(self) -> bytes:
         return self.trace_id or os.urandom(16)
@@ -50,6 +51,9 @@ def _request(specs: Sequence[TraceSpec]) -> tuple[bytes, list[str]]:
         trace_id = spec.otlp_trace_id()
         ids.append(mlflow_trace_id(trace_id))
         start_ns = spec.start_ms * 1_000_000
+        attributes = [KeyValue(key="test.kind", value=AnyValue(string_value="bulk"))]
+        if spec.session is not None:
+            attributes.append(KeyValue(key="session.id", value=AnyValue(string_value=spec.session)))
         scope_spans.spans.append(
             Span(
                 trace_id=trace_id,
@@ -58,7 +62,7 @@ def _request(specs: Sequence[TraceSpec]) -> tuple[bytes, list[str]]:
                 kind=Span.SPAN_KIND_INTERNAL,
                 start_time_unix_nano=start_ns,
                 end_time_unix_nano=start_ns + spec.duration_ms * 1_000_000,
-                attributes=[KeyValue(key="test.kind", value=AnyValue(string_value="bulk"))],
+                attributes=attributes,
                 status=Status(code=Status.STATUS_CODE_ERROR if spec.error else Status.STATUS_CODE_OK),
             )
         )

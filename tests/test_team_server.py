@@ -201,3 +201,23 @@ async def test_dashboard_pages_back_to_the_oldest_trace_without_moving_the_curso
             await wait_for(pilot, lambda: table.row_count > rows, f"a page after {rows} rows")  # noqa: B023
         assert set(ids) <= set(table.infos)
         await wait_for(pilot, lambda: pane.border_title == f"Traces — {total:,}", "everything listed")
+
+
+async def test_every_session_is_complete_past_two_thousand_session_traces(team_url: str) -> None:
+    from tracetui.tracking.sessions import list_sessions, stream_sessions
+
+    experiment_id = create_experiment(team_url, "sessions")
+    now = _now_ms()
+    # 420 sessions of 5 turns, interleaved: every session's turns span the whole history, so
+    # grouping only the newest 2,000 session traces (as before) leaves the oldest ones short.
+    specs = [TraceSpec(now - 5_000 - i * 1_000, session=f"s{i % 420:03d}") for i in range(2_100)]
+    specs += [TraceSpec(now - 5_500 - i * 7_000) for i in range(60)]  # traces of no session
+    send_traces(team_url, experiment_id, specs)
+    async with _client(team_url, SearchWatcher()) as client:
+        sessions = await list_sessions(client, experiment_id)
+        assert len(sessions) == 420 and {s.trace_count for s in sessions} == {5}
+        assert [s.session_id for s in sessions][:2] == ["s000", "s001"]  # the most recently active first
+
+        seen = [(len(found), complete) async for found, complete in stream_sessions(client, experiment_id)]
+        assert seen[0] == (420, False) and seen[-1] == (420, True)  # first rows after one page
+        assert [complete for _, complete in seen].count(True) == 1

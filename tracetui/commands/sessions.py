@@ -26,11 +26,10 @@ def sessions_group() -> None:
 @click.option(
     "--scan",
     type=click.IntRange(min=1),
-    default=2000,
-    show_default=True,
-    help="How many of the newest session traces to group.",
+    default=None,
+    help="Group only this many of the newest session traces (default: all, every session complete).",
 )
-def list_command(tracking_uri: str | None, experiment: str | None, scan: int) -> None:
+def list_command(tracking_uri: str | None, experiment: str | None, scan: int | None) -> None:
     """List the sessions of an experiment, most recently active first."""
     from tracetui.formatting import date_time as format_time_ms
     from tracetui.tracking.sessions import list_sessions

@@ -1,8 +1,8 @@
 """The sessions of an experiment (traces grouped by `mlflow.trace.session`); Enter opens one.
 
-Listing happens in a worker on this screen (`tracking.sessions.list_sessions`);
-the table fills when it arrives. Enter dismisses with the chosen session id:
-the app then loads its conversation into the chat pane (see
+Listing happens in a worker on this screen (`tracking.sessions.stream_sessions`):
+the first rows show at once, and the note says while it is still reading. Enter
+dismisses with the chosen session id: the app then loads its conversation into the chat pane (see
 `tracetui.ui.session_resume`). `e` exports the highlighted session as a
 Markdown transcript, `y` copies its id.
 
@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 
 from tracetui.exports import export_session_markdown
 from tracetui.formatting import day_time
-from tracetui.tracking.sessions import SessionSummary, list_sessions
+from tracetui.tracking.sessions import SessionSummary, stream_sessions
 from tracetui.ui.clipboard import copy_text
 from tracetui.visible import one_line
 
@@ -110,16 +110,16 @@ class SessionsScreen(ModalScreen[str | None]):
 
     @work(exclusive=True, group="sessions", exit_on_error=False)
     async def load_sessions(self) -> None:
+        summaries: list[SessionSummary] = []
         try:
-            summaries = await list_sessions(self.client, self.experiment_id)
+            # The first rows at once; the list regrouped as more pages of session traces come.
+            async for summaries, complete in stream_sessions(self.client, self.experiment_id):
+                self._show(summaries)
+                if not complete:
+                    self._note(f"{len(summaries)} sessions so far, most recent first; still reading…")
         except Exception as error:  # noqa: BLE001 - a sentence on the screen, not a traceback
             self._note(one_line(str(error), 300) or f"Listing sessions failed ({type(error).__name__}).")
             return
-        self.summaries = {summary.session_id: summary for summary in summaries}
-        table = self.query_one(DataTable)
-        table.clear()
-        for summary in summaries:
-            table.add_row(*session_cells(summary, self.tz), key=summary.session_id)
         if summaries:
             self._note(f"{len(summaries)} sessions, most recent first.")
         else:
@@ -127,6 +127,18 @@ class SessionsScreen(ModalScreen[str | None]):
                 "No sessions in this experiment: chat turns and programs that set the "
                 "mlflow.trace.session metadata make them."
             )
+
+    def _show(self, summaries: list[SessionSummary]) -> None:
+        """All rows again (a session's counts change as its older turns are read); the cursor
+        stays on the session it was on."""
+        kept = self.highlighted_session_id
+        self.summaries = {summary.session_id: summary for summary in summaries}
+        table = self.query_one(DataTable)
+        table.clear()
+        for summary in summaries:
+            table.add_row(*session_cells(summary, self.tz), key=summary.session_id)
+        if kept is not None and kept in self.summaries:
+            table.move_cursor(row=table.get_row_index(kept), animate=False)
 
     def _note(self, sentence: str) -> None:
         self.query_one("#sessions-note", Static).update(Text(sentence, end=""))
