@@ -221,3 +221,27 @@ async def test_every_session_is_complete_past_two_thousand_session_traces(team_u
         seen = [(len(found), complete) async for found, complete in stream_sessions(client, experiment_id)]
         assert seen[0] == (420, False) and seen[-1] == (420, True)  # first rows after one page
         assert [complete for _, complete in seen].count(True) == 1
+
+
+async def test_a_trace_the_server_is_slow_to_build_is_waited_for_but_a_slow_search_is_not(
+    team_url: str, two_thousand: tuple[str, list[str]]
+) -> None:
+    from fault_servers import FaultServer
+
+    from tracetui.tracking.errors import ServerTimeout
+
+    experiment_id, ids = two_thousand
+
+    def slow_trace(method: str, path: str) -> None:
+        if path.startswith("/api/3.0/mlflow/traces/get") or "search" in path:
+            time.sleep(1.5)  # as a server building a 50,000-span answer: nothing comes for a while
+        return None  # then the real server's answer
+
+    with FaultServer("forward", forward_to=team_url, intercept=slow_trace) as proxy:
+        settings = TrackingSettings(tracking_uri=proxy.url, timeout_s=0.5)
+        async with TrackingClient(settings, proxy.url) as client:
+            trace = await client.get_trace(ids[0])
+            assert trace.info.trace_id == ids[0]
+            with pytest.raises(ServerTimeout) as caught:
+                await client.search_traces([experiment_id])
+            assert f"{proxy.url} did not answer within 0.5 s" in str(caught.value)
