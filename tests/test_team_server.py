@@ -245,3 +245,27 @@ async def test_a_trace_the_server_is_slow_to_build_is_waited_for_but_a_slow_sear
             with pytest.raises(ServerTimeout) as caught:
                 await client.search_traces([experiment_id])
             assert f"{proxy.url} did not answer within 0.5 s" in str(caught.value)
+
+
+async def test_the_dashboard_shows_a_slow_trace_being_read_then_its_tree_not_an_error(
+    team_url: str, two_thousand: tuple[str, list[str]]
+) -> None:
+    from fault_servers import FaultServer
+    from test_app import wait_for
+
+    from tracetui.tracking.connection import Backend
+    from tracetui.ui.app import make_app
+
+    def slow_trace(method: str, path: str) -> None:
+        if path.startswith("/api/3.0/mlflow/traces/get"):
+            time.sleep(3.0)  # longer than the settings' 1 s time-out
+        return None
+
+    with FaultServer("forward", forward_to=team_url, intercept=slow_trace) as proxy:
+        settings = TrackingSettings(tracking_uri=proxy.url, timeout_s=1.0)
+        app = make_app(settings, "two-thousand", None, None, None, Backend(base_url=proxy.url))
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = app.query_one("#tree-pane")
+            await wait_for(pilot, lambda: "reading the trace…" in str(pane.border_title), "reading progress")
+            await wait_for(pilot, lambda: pane.border_title == "Spans — 1", "the slow trace's tree")
+            assert "did not answer" not in app.status.render().plain
