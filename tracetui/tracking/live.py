@@ -151,6 +151,7 @@ class LiveTraceList:
         self.more_exist: bool | None = None  # None until the first poll says
         self._polls = 0
         self._sorted: list[TraceInfo] | None = None
+        self._running: set[str] = set()  # ids of known traces still IN_PROGRESS, re-read each poll
 
     # --- reading ------------------------------------------------------------------
 
@@ -228,11 +229,7 @@ class LiveTraceList:
             running_since = None
 
         seen = {info.trace_id for info in found}
-        unresolved = [
-            trace_id
-            for trace_id, info in self._by_id.items()
-            if info.state == STATE_IN_PROGRESS and trace_id not in seen
-        ]
+        unresolved = sorted(self._running - seen)
         for start in range(0, len(unresolved), IDS_PER_QUERY):
             ids = ", ".join(_quote(trace_id) for trace_id in unresolved[start : start + IDS_PER_QUERY])
             requests += await self._collect(client, self._filter(f"trace.request_id IN ({ids})"), found)
@@ -348,6 +345,10 @@ class LiveTraceList:
             else:
                 continue
             self._by_id[trace_id] = info
+            if info.state == STATE_IN_PROGRESS:
+                self._running.add(trace_id)
+            else:
+                self._running.discard(trace_id)
         # Unchanged traces count too: the server has what ended up to their end times.
         for info in found:
             end = _end_ms(info)
