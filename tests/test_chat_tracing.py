@@ -69,6 +69,23 @@ def fetch_trace(server_url: str, trace_id: str) -> dict[str, Any]:
     return {"info": trace["trace_info"], "spans": spans}
 
 
+def experiment_trace_ids(url: str, experiment_id: str, auth: Any = None) -> list[str]:
+    """The ids of an experiment's traces on the server, newest first (`auth` for a basic-auth server)."""
+    found = httpx.post(
+        f"{url}/api/3.0/mlflow/traces/search",
+        json={
+            "locations": [
+                {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+            ],
+            "max_results": 100,
+        },
+        auth=auth,
+        timeout=30,
+    )
+    assert found.status_code == 200, found.text
+    return [t["trace_id"] for t in found.json().get("traces", [])]
+
+
 def setup_spans(trace: dict[str, Any]) -> list[dict[str, Any]]:
     """The program's own preparation (litellm's first import in a process): beside the path."""
     return [s for s in trace["spans"] if s["hop"] == "setup"]

@@ -39,7 +39,6 @@ from tracetui.tracking.sessions import session_turns
 from tracetui.tracking.transcript import Turn
 from tracetui.tracking.web_url import trace_web_url
 from tracetui.ui import clipboard
-from tracetui.ui.messages import Say
 from tracetui.ui.screens.feedback import FeedbackScreen, FeedbackSent
 from tracetui.ui.screens.sessions import SessionsScreen
 from tracetui.ui.screens.web_link import WebLinkScreen, browser_can_open
@@ -518,8 +517,8 @@ class ViewerHost(App[None]):
     def compose(self) -> ComposeResult:
         yield self.viewer
 
-    def on_say(self, message: Say) -> None:
-        self.said.append(message.sentence)
+    def on_mount(self) -> None:
+        self.watch(self.viewer, "said", lambda said: self.said.append(said.sentence), init=False)
 
     def action_feedback(self) -> None:
         trace_keys.give_feedback(self.viewer, self.viewer.highlighted_trace_id)

@@ -19,16 +19,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from chat_turns import turn_record
 from fake_ollama import FakeOllama
 from fault_servers import FaultServer, kill_server
 from test_chat_pane import ChatHost, ask_and_finish, closed_port_url, screen_text, wait_for
-from test_chat_tracing import HOPS, fetch_trace, hop_chain
+from test_chat_tracing import HOPS, experiment_trace_ids, fetch_trace, hop_chain
 from textual.app import ComposeResult
 
-from tracetui.chat.outbox import Outbox, OutboxTracer, state_dir, target_key, with_outbox
+from tracetui.chat.outbox import Outbox, state_dir, target_key
+from tracetui.chat.outbox_tracer import OutboxTracer, with_outbox
 from tracetui.chat.record import TurnRecord
 from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
@@ -67,20 +67,6 @@ def _outboxed(url: str, experiment: str, **settings: object) -> OutboxTracer:
 
 def _files(tracer: OutboxTracer, pattern: str = "tr-*.json") -> list[Path]:
     return sorted(tracer.outbox.folder.glob(pattern))
-
-
-def _experiment_trace_ids(url: str, experiment_id: str) -> list[str]:
-    found = httpx.post(
-        f"{url}/api/3.0/mlflow/traces/search",
-        json={
-            "locations": [
-                {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
-            ],
-            "max_results": 100,
-        },
-        timeout=30,
-    ).json()
-    return [t["trace_id"] for t in found.get("traces", [])]
 
 
 def _assert_complete(url: str, trace_id: str, answer: str) -> None:
@@ -125,7 +111,7 @@ async def test_turns_made_while_the_server_is_down_are_traced_when_it_is_back(
     assert third.traced and not third.queued
     assert tracer.pending_count() == 0 and _files(tracer) == []
     experiment_id = tracer.tracer.experiment_id()
-    ids = _experiment_trace_ids(own_server.url, experiment_id)
+    ids = experiment_trace_ids(own_server.url, experiment_id)
     assert sorted(ids) == sorted([*queued_ids, third.trace_id])
     _assert_complete(own_server.url, queued_ids[0], "First answer.")
     _assert_complete(own_server.url, queued_ids[1], "Second answer.")
@@ -144,7 +130,7 @@ async def test_turns_made_while_the_server_is_down_are_traced_when_it_is_back(
     assert tuple(outbox.deliver(tracer.tracer)) == (1, 0)
     outbox.put(record)
     assert tuple(outbox.deliver(tracer.tracer)) == (1, 0)
-    ids = _experiment_trace_ids(own_server.url, experiment_id)
+    ids = experiment_trace_ids(own_server.url, experiment_id)
     assert len(ids) == len(set(ids)) == 4
     assert len(fetch_trace(own_server.url, record.trace_id)["spans"]) == 4
     tracer.close()
@@ -187,7 +173,7 @@ def test_concurrent_deliveries_send_each_turn_once(own_server: LocalMlflowServer
     assert sorted(sent) == sorted(r.trace_id for r in records)  # each sent exactly once
     assert sum(r.delivered for r in results) == 3 and tracer.pending_count() == 0
     assert sent == [r.trace_id for r in records]  # oldest turn first
-    ids = _experiment_trace_ids(own_server.url, tracer.tracer.experiment_id())
+    ids = experiment_trace_ids(own_server.url, tracer.tracer.experiment_id())
     assert sorted(ids) == sorted(sent)
     tracer.close()
 

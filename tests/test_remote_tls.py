@@ -71,6 +71,7 @@ async def test_tui_untrusted_certificate_is_a_sentence_on_the_status_line(tls_wo
     app = _app(url, {}, experiment)
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: app.status.connection == STOPPED, "the handshake to fail")
+        await wait_for(pilot, lambda: app.status.sentence.startswith(f"The TLS certificate of {url}"), "why")
         assert app.status.sentence.startswith(f"The TLS certificate of {url} {UNTRUSTED}")
         assert "certificate not trusted, not retrying" in app.status.render().plain  # waiting cannot mend it
         assert app.viewer.trace_list.row_count == 0

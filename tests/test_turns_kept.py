@@ -21,7 +21,7 @@ from conftest import AUTH_ADMIN_PASSWORD, AUTH_ADMIN_USER
 from fake_ollama import FakeOllama
 from test_app import WAIT_S, wait_for
 from test_app_chat import ask, chat_app
-from test_chat_tracing import HOPS, fetch_trace, hop_chain, setup_spans
+from test_chat_tracing import HOPS, experiment_trace_ids, fetch_trace, hop_chain, setup_spans
 from trace_factory import (  # noqa: F401 - trace_server and experiment_name are fixtures
     experiment_name,
     log_nested_trace,
@@ -56,22 +56,6 @@ def _experiment_by_name(url: str, name: str, auth: Any = None) -> dict[str, Any]
         timeout=30,
     )
     return got.json()["experiment"] if got.status_code == 200 else None
-
-
-def _trace_ids(url: str, experiment_id: str, auth: Any = None) -> list[str]:
-    found = httpx.post(
-        f"{url}/api/3.0/mlflow/traces/search",
-        json={
-            "locations": [
-                {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
-            ],
-            "max_results": 100,
-        },
-        auth=auth,
-        timeout=30,
-    )
-    assert found.status_code == 200, found.text
-    return [t["trace_id"] for t in found.json().get("traces", [])]
 
 
 def _run_cli(args: list[str], state: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -130,6 +114,7 @@ async def test_a_missing_experiment_id_is_a_sentence_and_its_turn_waits(
     app = chat_app(trace_server, missing_id, fake_ollama.url)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.status.connection == STOPPED, "the experiment to be found missing")
+        await wait_for(pilot, lambda: "no experiment with id" in app.status.sentence, "the sentence")
         assert app.status.sentence.startswith(f"There is no experiment with id {missing_id} on MLflow at ")
         assert "an id cannot be created" in app.status.sentence
         assert "no such experiment, not retrying" in app.status.render().plain
@@ -195,7 +180,9 @@ async def test_a_turn_asked_while_the_local_server_starts_is_traced_once_it_answ
             assert f"trace {trace_id}" in str(answer.footer.render())
             await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the count to clear")
             url = app.viewer.backend.base_url
-            assert _trace_ids(url, app.viewer.experiment.experiment_id) == [trace_id]  # exactly once
+            assert experiment_trace_ids(url, app.viewer.experiment.experiment_id) == [
+                trace_id
+            ]  # exactly once
             assert [s["hop"] for s in hop_chain(fetch_trace(url, trace_id))] == HOPS
             assert outbox_folders(state) == []
     finally:
@@ -239,7 +226,7 @@ async def test_a_turn_refused_with_403_waits_and_is_traced_after_the_fix_and_a_r
         assert "refused the credentials (HTTP 403)" in answer.result.not_traced_reason
         await wait_for(pilot, lambda: app.status.turns_waiting == 1, "the status line's count")
     trace_id = answer.result.queued_trace_id
-    assert _trace_ids(url, experiment_id, admin) == []
+    assert experiment_trace_ids(url, experiment_id, admin) == []
 
     # The admin lets bob write; bob starts tracetui again: the turn is traced, once.
     with httpx.Client(auth=admin, timeout=30) as client:
@@ -259,7 +246,7 @@ async def test_a_turn_refused_with_403_waits_and_is_traced_after_the_fix_and_a_r
             pilot, lambda: trace_id in app.viewer.trace_list.infos, "the kept turn's trace", WAIT_S
         )
         await wait_for(pilot, lambda: app.status.turns_waiting == 0, "the count to clear")
-    assert _trace_ids(url, experiment_id, admin) == [trace_id]
+    assert experiment_trace_ids(url, experiment_id, admin) == [trace_id]
     assert outbox_folders(state) == []
 
 
@@ -303,7 +290,10 @@ def test_a_refused_turn_is_kept_listed_and_retried_from_the_shell(trace_server: 
     assert restored.status_code == 200
     sent = _run_cli(["outbox", "retry", "--tracking-uri", trace_server], state)
     assert sent.returncode == 0 and "2 traced (2 refused before), 0 waiting" in sent.stdout, sent.stderr
-    assert _trace_ids(trace_server, experiment_id) == [second.trace_id, first.trace_id]  # newest first
+    assert experiment_trace_ids(trace_server, experiment_id) == [
+        second.trace_id,
+        first.trace_id,
+    ]  # newest first
     assert "Nothing waits to be traced" in _run_cli(["outbox", "list"], state).stdout
 
 
@@ -397,6 +387,7 @@ async def test_a_url_with_no_mlflow_api_is_stated_and_not_retried(tmp_path: Path
         )
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_for(pilot, lambda: app.status.connection == STOPPED, "the verdict")
+            await wait_for(pilot, lambda: "no MLflow API" in app.status.sentence, "the sentence")
             assert app.status.sentence == (
                 f"There is no MLflow API at {url} (HTTP 404); is this the tracking server's URL?"
             )
@@ -405,3 +396,25 @@ async def test_a_url_with_no_mlflow_api_is_stated_and_not_retried(tmp_path: Path
             assert app.status.retry_in_s is None
     finally:
         server.shutdown()
+
+
+async def test_turns_waiting_for_another_experiment_of_the_watched_server_are_sent_into_it(
+    trace_server: str, fake_ollama: FakeOllama, state: Path
+) -> None:
+    """Asked while another experiment was watched (and the server was down): sent where they were asked."""
+    from chat_turns import turn_record
+
+    watched, earlier = f"now-{uuid.uuid4().hex[:6]}", f"then-{uuid.uuid4().hex[:6]}"
+    log_nested_trace(watched)
+    earlier_id = httpx.post(
+        f"{trace_server}/api/2.0/mlflow/experiments/create", json={"name": earlier}, timeout=30
+    ).json()["experiment_id"]
+    waiting = Outbox(trace_server, earlier_id, state)
+    record = turn_record("sess-then", "asked while the other experiment was watched", "kept")
+    waiting.put(record)
+    app = chat_app(trace_server, watched, fake_ollama.url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: waiting.pending_count() == 0, "the waiting turn to be sent")
+        await wait_for(pilot, lambda: app.status.waiting_elsewhere == "", "the status line to say none wait")
+        assert record.trace_id not in app.viewer.trace_list.infos  # not into the watched experiment
+    assert experiment_trace_ids(trace_server, earlier_id) == [record.trace_id]

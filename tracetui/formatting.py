@@ -16,8 +16,15 @@ Rich here: the CLI and the tracking layer use this too.
 from __future__ import annotations
 
 from datetime import datetime, timezone, tzinfo
+from typing import Protocol
 
-from tracetui.tracking.models import TokenUsage
+
+class Counts(Protocol):
+    """Token counts as MLflow records them (tracking.models.TokenUsage is one)."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+
 
 RUNNING = "…"  # a duration that is not over yet
 
@@ -85,7 +92,7 @@ def day_time(timestamp_ms: int, tz: tzinfo | None) -> str:
     return "?" if moment is None else moment.strftime("%b %d %H:%M")
 
 
-def token_pair(usage: TokenUsage | None) -> str:
+def token_pair(usage: Counts | None) -> str:
     """Tokens in → out ("?" for a side not recorded); "" when nothing was counted."""
     if usage is None or (usage.input_tokens is None and usage.output_tokens is None):
         return ""

@@ -8,7 +8,7 @@ experiment, so a record is only ever sent where it was meant to go. No
 credentials are stored: the key hashes the redacted server URL, and URLs inside
 a record lose any user:password part before it is written.
 
-    tracer = with_outbox(TurnTracer(settings, experiment))   # a TurnSink, like the tracer itself
+    tracer = with_outbox(TurnTracer(settings, experiment))   # outbox_tracer.py: a TurnSink too
     session = ChatSession(..., tracer=tracer)
     tracer.pending_count()      # cheap: counts files; call it from a poll loop
     tracer.deliver_pending()    # blocking I/O: run it in a thread worker when the count is > 0
@@ -40,8 +40,6 @@ from tracetui.chat.trace_writer import (
     AUTH,
     KEPT,
     NO_EXPERIMENT,
-    REJECTED,
-    UNREACHABLE,
     TraceNotLogged,
 )
 from tracetui.tracking.errors import redact_url
@@ -99,14 +97,6 @@ class Delivery:
     def __iter__(self) -> Iterator[int]:
         yield self.delivered
         yield self.waiting
-
-
-class TraceQueued(TraceNotLogged):
-    """Not traced yet, but kept in the outbox; `waiting` counts the turns there now."""
-
-    def __init__(self, sentence: str, kind: str, waiting: int) -> None:
-        super().__init__(sentence, kind)
-        self.waiting = waiting
 
 
 _folder_locks: dict[Path, threading.Lock] = {}
@@ -354,10 +344,6 @@ _WHEN_SENT = {
     AUTH: "once the credentials are accepted",
     NO_EXPERIMENT: "once the experiment exists",
 }
-# Failures that only a person can mend: kept turns are not retried until a new turn is traced.
-NEEDS_A_PERSON = frozenset({AUTH, NO_EXPERIMENT})
-
-
 # user:password@ in any URL, wherever it appears (api_base, the wire URL, an error sentence).
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 
@@ -371,86 +357,3 @@ def _without_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_secrets(item) for item in value]
     return value
-
-
-class OutboxTracer:
-    """A `TurnSink` that writes through `tracer` and keeps in `outbox` what cannot be written yet.
-
-    A turn the server could not take (unreachable, timed out, 5xx, credentials
-    refused, no such experiment) is stored, and `TraceQueued` says how many wait;
-    one it refused for good is set aside as `.rejected` (`tracetui outbox list`
-    shows why, `retry` sends it again). No answered turn is dropped. While older
-    turns wait, a new one is queued behind them and all are sent in the order they
-    were asked. After a failure only a person can mend (credentials, a missing
-    experiment), deliveries wait for the next turn, so a wrong password never
-    becomes a retry storm (new credentials mean a new tracer, which tries again).
-    """
-
-    def __init__(self, tracer: Any, outbox: Outbox) -> None:
-        self.tracer = tracer
-        self.outbox = outbox
-        self.blocked_by: TraceNotLogged | None = None  # a failure only a person can mend
-        self.last_delivery: Delivery | None = None
-        self.delivered_ids: set[str] = set()  # turns that waited here and are traced now
-
-    def __call__(self, record: TurnRecord) -> str:
-        if self.outbox.pending_count():
-            return self._send_behind_waiting(record)
-        try:
-            trace_id = self.tracer(record)
-        except TraceNotLogged as exc:
-            if exc.kind not in KEPT:
-                sentence = self.outbox.keep_rejected(record, f"the server refused it: {exc}")
-                raise TraceNotLogged(sentence, exc.kind) from exc
-            self.outbox.put(record)
-            self.blocked_by = exc if exc.kind in NEEDS_A_PERSON else None
-            waiting = self.outbox.pending_count()
-            raise TraceQueued(waiting_sentence(exc, waiting), exc.kind, waiting) from exc
-        self.blocked_by = None
-        return trace_id
-
-    def _send_behind_waiting(self, record: TurnRecord) -> str:
-        """Queue `record` behind the waiting turns and send them all, oldest first."""
-        self.outbox.put(record)
-        self.blocked_by = None  # a new turn is a new attempt, once
-        delivery = self.deliver_pending()
-        if record.trace_id in delivery.delivered_ids:
-            return record.trace_id
-        if self.outbox.holds(record.trace_id):
-            failure = delivery.failure or TraceNotLogged("The waiting turns could not be sent.", UNREACHABLE)
-            raise TraceQueued(waiting_sentence(failure, delivery.waiting), failure.kind, delivery.waiting)
-        raise TraceNotLogged(delivery.sentence or "The server refused this turn's trace.", REJECTED)
-
-    def pending_count(self) -> int:
-        return self.outbox.pending_count()
-
-    def deliver_pending(self) -> Delivery:
-        """Send the waiting turns (blocking I/O: call it from a thread). Never raises."""
-        if self.blocked_by is not None:
-            waiting = self.outbox.pending_count()
-            delivery = Delivery(0, waiting, waiting_sentence(self.blocked_by, waiting), self.blocked_by)
-        else:
-            try:
-                delivery = self.outbox.deliver(self.tracer)
-            except Exception as exc:  # e.g. the state folder is not writable
-                sentence = f"The waiting turns could not be sent: {one_line(str(exc), 200)}."
-                delivery = Delivery(0, self.outbox.pending_count(), sentence)
-            if delivery.failure is not None and delivery.failure.kind in NEEDS_A_PERSON:
-                self.blocked_by = delivery.failure
-        self.delivered_ids.update(delivery.delivered_ids)
-        self.last_delivery = delivery
-        return delivery
-
-    def close(self) -> None:
-        close = getattr(self.tracer, "close", None)
-        if close is not None:
-            close()
-
-
-def with_outbox(tracer: Any, root: Path | None = None, *, server: str | None = None) -> OutboxTracer:
-    """Wrap a `TurnTracer` so its unwritable turns wait on disk for its server and experiment.
-
-    `server` names the server in the outbox's key when it is not the tracer's URL
-    (a local server tracetui starts is known by its store: its port changes every run).
-    """
-    return OutboxTracer(tracer, Outbox(server or tracer.base_url, tracer.experiment, root))

@@ -29,16 +29,17 @@ from typing import Any
 
 from tracetui.chat.errors import sentence_for
 from tracetui.chat.ollama import ollama_model_tag
-from tracetui.chat.outbox import TraceQueued
+from tracetui.chat.outbox_tracer import Queued
 from tracetui.chat.record import GenerationStats, TurnRecord, new_trace_id
 from tracetui.chat.wire import WireRecorder
 from tracetui.config import DEFAULT_MODEL
 from tracetui.config import ollama_url as resolve_ollama_url
 from tracetui.visible import one_line
 
-# A trace writer: takes a finished record, writes its trace, returns the trace id or
-# raises an exception whose str() is a sentence. Called in a worker thread.
-TurnSink = Callable[[TurnRecord], str]
+# A trace writer: takes a finished record, writes its trace and returns the trace id, or
+# returns `Queued` when it kept the turn to send later, or raises an exception whose str()
+# is a sentence. Called in a worker thread.
+TurnSink = Callable[[TurnRecord], "str | Queued"]
 
 _END = object()
 
@@ -166,7 +167,11 @@ class ChatSession:
                 await self._http.close()
             self._http = None
 
-    def _http_handler(self) -> Any:
+    def wire_record(self) -> Any:
+        """A new record of the next HTTP exchange with Ollama (its timings, its done line)."""
+        return self._recorder.begin()
+
+    def http_client(self) -> Any:
         """One litellm HTTP client per session and event loop, carrying the wire hooks."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop:
@@ -278,8 +283,8 @@ class ChatTurn:
         kwargs: dict[str, Any] = dict(record.params)
         if session.is_ollama:
             kwargs["api_base"] = session.ollama_url
-            kwargs["client"] = session._http_handler()
-            record.wire = session._recorder.begin()
+            kwargs["client"] = session.http_client()
+            record.wire = session.wire_record()
         stream = None
         record.call_start_ns = time.time_ns()
         try:
@@ -337,12 +342,14 @@ class ChatTurn:
         waiting: int | None = None
         if session.tracer is not None:
             try:
-                trace_id = await asyncio.to_thread(session.tracer, record)
-                not_traced = None
+                outcome = await asyncio.to_thread(session.tracer, record)
             except Exception as exc:  # the chat must go on without its trace
                 not_traced = one_line(str(exc), 300) or "The turn could not be traced."
-                if isinstance(exc, TraceQueued):
-                    waiting = exc.waiting
+            else:
+                if isinstance(outcome, Queued):  # kept in the outbox, sent later
+                    not_traced, waiting = outcome.sentence, outcome.waiting
+                else:
+                    trace_id, not_traced = outcome, None
         generation = record.generation
         return TurnResult(
             prompt=record.prompt,

@@ -28,9 +28,8 @@ SERVER_ERROR = "server_error"  # HTTP 5xx (a restarting server, a proxy): retry 
 AUTH = "auth"  # HTTP 401/403: retry only with other credentials
 REJECTED = "rejected"  # any other refusal (e.g. 400 for this record): retrying will not help
 NO_EXPERIMENT = "no_experiment"  # an experiment id that does not exist (an id cannot be created)
-UNRESOLVED = "unresolved"  # no destination yet (the server is starting, no experiment chosen)
 RETRYABLE = frozenset({UNREACHABLE, SERVER_ERROR})
-KEPT = frozenset({*RETRYABLE, AUTH, NO_EXPERIMENT, UNRESOLVED})  # a turn failing so waits in the outbox
+KEPT = frozenset({*RETRYABLE, AUTH, NO_EXPERIMENT})  # a turn failing so waits in the outbox
 
 
 class TraceNotLogged(Exception):

@@ -29,19 +29,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracetui.chat.outbox import (
-    Delivery,
-    Outbox,
-    OutboxTracer,
-    TraceQueued,
-    count_waiting,
-    turns,
-    with_outbox,
-)
+from tracetui.chat.outbox import Delivery, Outbox, count_waiting, turns
 from tracetui.chat.outbox_listing import OutboxFolder, outbox_folders
+from tracetui.chat.outbox_tracer import OutboxTracer, Queued, with_outbox
 from tracetui.chat.record import TurnRecord
-from tracetui.chat.trace_writer import UNRESOLVED, TurnTracer
+from tracetui.chat.trace_writer import TurnTracer
 from tracetui.config import TrackingSettings
+from tracetui.tracking.errors import redact_url
 
 NOT_CONNECTED = "The tracking server is not connected yet"  # until the app says more
 
@@ -115,7 +109,7 @@ class WatchedExperimentSink:
                 f"{self._why_held} (not traced yet: {turns(waiting)} waiting, "
                 "to be sent once the experiment is open)."
             )
-            raise TraceQueued(sentence, UNRESOLVED, waiting)
+            return Queued(sentence, waiting)
         tracer = self._tracer_for(destination)
         self._adopt_unresolved(tracer.outbox)  # older turns first: they are sent before this one
         return tracer(record)
@@ -141,14 +135,38 @@ class WatchedExperimentSink:
         """Turns waiting to be traced into the watched destination. Cheap: lists folders."""
         return self.waiting(elsewhere=False).here
 
-    def waiting(self, *, elsewhere: bool = True) -> Waiting:
-        """What waits for this destination (unresolved turns included) and, if asked, for others."""
+    def _my_folders(self) -> set[Path]:
+        """The outboxes of the watched destination (and of the turns asked before it was known)."""
         destination = self._destination
         mine = {self.unresolved.folder}
         if destination is not None:
             mine.add(Outbox(self.server, destination.experiment, self.root).folder)
             if self.asked_for:
                 mine.add(Outbox(self.server, self.asked_for, self.root).folder)
+        return mine
+
+    def _same_server_folders(self) -> list[OutboxFolder]:
+        """Other experiments' outboxes on the watched server: it answers, so their turns go too."""
+        mine, server = self._my_folders(), redact_url(self.server.rstrip("/"))
+        return [
+            folder
+            for folder in outbox_folders(self.root)
+            if folder.server == server
+            and not folder.unresolved
+            and folder.experiment
+            and folder.waiting
+            and folder.folder not in mine
+        ]
+
+    def can_send(self) -> bool:
+        """Whether a delivery now has anything to send (only lists folders)."""
+        if self._destination is None:
+            return False
+        return self.pending_count() > 0 or bool(self._same_server_folders())
+
+    def waiting(self, *, elsewhere: bool = True) -> Waiting:
+        """What waits for this destination (unresolved turns included) and, if asked, for others."""
+        mine = self._my_folders()
         here = sum(count_waiting(folder) for folder in mine)
         if not elsewhere:
             return Waiting(here)
@@ -162,13 +180,28 @@ class WatchedExperimentSink:
             return set().union(*(tracer.delivered_ids for tracer in self._tracers.values()))
 
     def deliver_pending(self) -> Delivery:
-        """Send the turns waiting for the watched destination. Blocking: call it from a thread."""
+        """Send the turns waiting for the watched destination, then those for other experiments of
+        the same server (each into the experiment it was asked for). Blocking: call it from a thread."""
         destination = self._destination
         if destination is None:
             return Delivery(0, self.unresolved.pending_count())
         tracer = self._tracer_for(destination)
         self._adopt_unresolved(tracer.outbox)
-        return tracer.deliver_pending()
+        delivery = tracer.deliver_pending()
+        if delivery.failure is not None:
+            return delivery  # the server does not take turns now: the others would fail alike
+        for folder in self._same_server_folders():
+            other = self._tracer_for(
+                Destination(destination.base_url, str(folder.experiment))
+            ).deliver_pending()
+            delivery = Delivery(
+                delivery.delivered + other.delivered,
+                delivery.waiting,
+                " ".join(filter(None, (delivery.sentence, other.sentence))) or None,
+                delivery.failure or other.failure,
+                delivery.delivered_ids + other.delivered_ids,
+            )
+        return delivery
 
     def close(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from tracetui.commands import open_backend, target_from, tracking_options, watch
 from tracetui.visible import make_visible
 
 if TYPE_CHECKING:
-    from tracetui.chat.outbox import OutboxTracer
+    from tracetui.chat.outbox_tracer import OutboxTracer
     from tracetui.chat.session import ChatSession, TurnResult
     from tracetui.commands import Target
     from tracetui.tracking.connection import Backend
@@ -108,7 +108,7 @@ def _tracer_for(target: Target) -> tuple[Backend | None, OutboxTracer | None, st
 
     Returns (backend to close, tracer or None, a sentence to show when tracing is off).
     """
-    from tracetui.chat.outbox import with_outbox
+    from tracetui.chat.outbox_tracer import with_outbox
     from tracetui.chat.trace_writer import TurnTracer
     from tracetui.tracking.errors import TrackingError
 

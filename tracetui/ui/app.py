@@ -258,7 +258,7 @@ class TraceTuiApp(App[int]):
 
     def on_polled(self, message: Polled) -> None:
         """The server answers: send the turns the outbox holds, and show what still waits."""
-        if self.chat_sink.pending_count():
+        if self.chat_sink.can_send():
             self.chat_pane.deliver_waiting()
         self.show_waiting()
 

@@ -5,7 +5,7 @@ local server it starts, ~10 s, in a thread worker), the client, the choice of
 experiment, the live list and its poll (re-armed after each poll, backing off
 on failures that waiting can mend, stopping on those it cannot), the filter,
 follow and pause, and which trace the spans pane shows. Its state is a set of
-reactives the status line watches; sentences for a person go up as `Say`, and
+reactives the status line watches (its sentences too: `said`), and
 what the chat needs to know (where its turns go, when a poll succeeded) goes up
 as messages the app routes (tracetui/ui/messages.py). Workers do I/O and post
 messages; the handlers here own the state.
@@ -29,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from tracetui.config import TrackingSettings
@@ -50,14 +50,13 @@ from tracetui.ui.messages import (
     OlderTracesLoaded,
     Polled,
     Say,
-    SummariesFetched,
     TracesPolled,
     TraceTotal,
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
 from tracetui.ui.viewer.spans_pane import SpansPane
-from tracetui.ui.widgets.pane import Pane
+from tracetui.ui.viewer.traces_pane import TracesPane
 from tracetui.ui.widgets.stats_bar import StatsBar
 from tracetui.ui.widgets.status_bar import (
     CONNECTED,
@@ -111,6 +110,8 @@ class TraceViewer(Vertical):
     """Polling stopped by the person."""
     filter_string: reactive[str] = reactive("")
     """The MLflow filter applied to the list ("" for none)."""
+    said: reactive[Say | None] = reactive(None, always_update=True, init=False)
+    """The latest sentence for a person (the spans pane's too): the status line shows it at once."""
 
     def __init__(
         self,
@@ -146,23 +147,14 @@ class TraceViewer(Vertical):
         self.open_when_listed: str | None = initial_trace_id  # select this row once it is listed
         self.loading_older = False  # a page of older traces is on its way
         self.listed_sentence: str | None = None  # "Experiment X: N traces listed.", kept true
-        self.filter_box = Input(
-            placeholder="MLflow filter, e.g. status = 'ERROR' — Enter applies, Esc closes", id="filter"
-        )
-        self.trace_list = TraceList(id="traces", tz=tz, clock=self.clock)
-        self.stats_bar = StatsBar(id="stats")
+        self.traces = TracesPane(tz=tz, clock=self.clock)
         self.spans = SpansPane()
 
     def compose(self) -> ComposeResult:
-        with Pane(id="traces-pane"):
-            yield self.filter_box
-            yield self.trace_list
-            yield self.stats_bar
+        yield self.traces
         yield self.spans
 
     def on_mount(self) -> None:
-        self.query_one("#traces-pane").border_title = "Traces"
-        self.filter_box.display = False
         self.connection = CONNECTING
         self.say("Connecting to the tracking server…")
         self.connect()
@@ -175,7 +167,20 @@ class TraceViewer(Vertical):
                 pass
 
     def say(self, sentence: str, *, error: bool = False) -> None:
-        self.post_message(Say(sentence, error))
+        self.said = Say(sentence, error)
+
+    @on(Say)
+    def _child_said(self, message: Say) -> None:
+        message.stop()
+        self.said = message
+
+    @property
+    def trace_list(self) -> TraceList:
+        return self.traces.trace_list
+
+    @property
+    def stats_bar(self) -> StatsBar:
+        return self.traces.stats_bar
 
     @property
     def span_tree(self) -> Any:
@@ -198,7 +203,7 @@ class TraceViewer(Vertical):
                 self.post_message(
                     TracingDestination(None, None, why="The local MLflow server is still starting")
                 )
-                self.say(f"Starting a local MLflow server over {store_uri} …")
+                self.app.call_from_thread(self.say, f"Starting a local MLflow server over {store_uri} …")
 
             backend = resolve_backend(self.settings, on_starting=starting)
             if not self.app.is_running:  # the person quit while the server was starting: stop it
@@ -213,7 +218,7 @@ class TraceViewer(Vertical):
             from tracetui.tracking.client import TrackingClient
 
             self.client = TrackingClient(self.settings, message.backend.base_url)
-        self.spans.client = self.client
+        self.spans.client = self.traces.client = self.client
         self.server = message.backend.describe()
         self.say("Connected; choosing the experiment…")
         self.choose_experiment()
@@ -355,10 +360,7 @@ class TraceViewer(Vertical):
             )
         elif message.source is not self.live:
             return  # from a list no longer shown (experiment or filter changed meanwhile)
-        table = self.trace_list
-        table.apply(message.added, message.changed, replace=message.replace, follow=self.follow)
-        if message.replace or message.added or message.changed:  # an idle poll redraws nothing
-            self.update_stats()
+        self.traces.show(message.added, message.changed, replace=message.replace, follow=self.follow)
         self._say_listed(message.replace and not adopted)
         if self.poll_failures:
             self.say("Connected again.")
@@ -369,18 +371,13 @@ class TraceViewer(Vertical):
             self.trace_total += len(message.added)  # arrivals since the server counted
         self._show_count()
         self._keep_the_right_trace_open(message.changed)
-        self._summarize_rows_on_screen()
         self.arm_poll(self.poll_interval_s)
         self.post_message(Polled())
 
     def _show_count(self) -> None:
         """The pane title and the status line's count: rows listed, and of how many."""
-        table = self.trace_list
-        self.trace_count = table.row_count
-        title = f"Traces — {self._listed()}"
-        pane = self.query_one("#traces-pane")
-        if pane.border_title != title:  # setting it repaints the whole pane, even when unchanged
-            pane.border_title = title
+        self.trace_count = self.trace_list.row_count
+        self.traces.show_count(self._listed())
 
     def _listed(self) -> str:
         """ "500 of 100,002", "500, more on the server", or "42": what is listed, and whether more exist."""
@@ -416,11 +413,9 @@ class TraceViewer(Vertical):
         self.loading_older = False
         if message.source is not self.live:
             return
-        self.trace_list.apply(message.added, (), older=True)
-        self.update_stats()
+        self.traces.show(message.added, (), replace=False, follow=False, older=True)
         self._show_count()
         self._say_listed(False)
-        self._summarize_rows_on_screen()
         self.trace_list.check_near_end()  # a fast scroller may already be past this page too
 
     @work(group="count", exit_on_error=False)
@@ -447,7 +442,7 @@ class TraceViewer(Vertical):
         listed += "; scroll down for older ones." if more else "."
         if replaced or listed != self.listed_sentence:
             self.listed_sentence = listed
-            self.post_message(Say(listed, key="listed", refresh=not replaced))
+            self.said = Say(listed, key="listed", refresh=not replaced)
 
     def _keep_the_right_trace_open(self, changed: Iterable[TraceInfo]) -> None:
         """The tree shows the newest trace in follow mode, or one asked for by id once listed."""
@@ -461,42 +456,6 @@ class TraceViewer(Vertical):
             self.spans.open(table.newest_trace_id)
         if any(info.trace_id == self.spans.shown_trace_id for info in changed):
             self.spans.open(self.spans.shown_trace_id, reload=True)  # it finished, or gained spans
-
-    def update_stats(self) -> None:
-        """Redraw the sparklines from the rows the list holds."""
-        from tracetui.tracking.summaries import model_of
-
-        infos = self.trace_list.infos
-        self.stats_bar.show(infos.values(), model_of=model_of(self.trace_list.summaries, infos))
-
-    # -- names and models of the rows on screen (their spans, fetched once each) --------------
-
-    def _summarize_rows_on_screen(self) -> None:
-        if self.client is None:
-            return
-        wanted = self.trace_list.summaries.wanted(self.trace_list.visible_infos())
-        if wanted:
-            self._fetch_summaries(wanted)
-
-    @work(group="summaries", exit_on_error=False)
-    async def _fetch_summaries(self, trace_ids: list[str]) -> None:
-        from tracetui.tracking.summaries import fetch_summaries
-
-        try:
-            found = await fetch_summaries(self.client, trace_ids)
-        except Exception:
-            self.trace_list.summaries.forget_fetching(trace_ids)  # asked again on a later poll
-            raise
-        self.post_message(SummariesFetched(found))
-
-    @on(SummariesFetched)
-    def _summaries_fetched(self, message: SummariesFetched) -> None:
-        self.trace_list.show_summaries(message.summaries)
-        self.update_stats()  # tokens per second grouped by the models just learnt
-
-    @on(TraceList.Scrolled)
-    def _list_scrolled(self) -> None:
-        self._summarize_rows_on_screen()
 
     # -- the trace in the tree ---------------------------------------------------------------
 
@@ -555,17 +514,14 @@ class TraceViewer(Vertical):
             self.poll_now()
 
     def action_filter(self) -> None:
-        self.filter_box.display = True
-        self.filter_box.value = self.filter_string
-        self.filter_box.focus()
+        self.traces.open_filter(self.filter_string)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
+    @on(TracesPane.FilterSubmitted)
+    def _filter_submitted(self, message: TracesPane.FilterSubmitted) -> None:
+        """Try the filter on the server; the list changes only if the server accepts it."""
         from tracetui.tracking.live import LiveTraceList
 
-        event.stop()
-        filter_string = event.value.strip()
-        self.close_filter()
+        filter_string = message.filter_string
         if self.experiment is None or self.client is None:
             self.say("Not connected yet; the filter applies once the list is loaded.", error=True)
             return
@@ -577,15 +533,6 @@ class TraceViewer(Vertical):
         )
         self.say("Applying the filter…")
         self._try_filter(self.candidate_live, filter_string)
-
-    def close_filter(self) -> None:
-        self.filter_box.display = False
-        self.trace_list.focus()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.filter_box.has_focus:
-            self.close_filter()
-            event.stop()
 
     @on(FilterRejected)
     def _filter_rejected(self, message: FilterRejected) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -97,26 +98,19 @@ class ChatPane(Vertical):
     ShowTrace = messages.ShowTrace  # one class, so the app has a single `on_show_trace`
     ALLOW_MAXIMIZE = True  # the app's `z` zooms the chat pane like the others
 
+    @dataclass
     class TurnFinished(Message):
         """A turn ended (answered, stopped or failed); `result.trace_id` is its trace, if any."""
 
-        def __init__(self, result: TurnResult) -> None:
-            super().__init__()
-            self.result = result
+        result: TurnResult
 
+    @dataclass
     class TurnsWaiting(Message):
         """`count` turns wait on disk to be traced, `delivered` were just sent, `sentence`: why some wait."""
 
-        def __init__(self, count: int, delivered: int = 0, sentence: str | None = None) -> None:
-            super().__init__()
-            self.count = count
-            self.delivered = delivered
-            self.sentence = sentence
-
-    class ModelChanged(Message):
-        def __init__(self, model: str) -> None:
-            super().__init__()
-            self.model = model
+        count: int
+        delivered: int = 0
+        sentence: str | None = None
 
     BINDINGS = [
         Binding("escape", "stop", "Stop answer"),
@@ -211,7 +205,9 @@ class ChatPane(Vertical):
     def deliver_waiting(self) -> None:
         """Send the turns waiting in the outbox (a thread: it writes over HTTP), when there are any."""
         deliver = getattr(self.session.tracer, "deliver_pending", None)
-        if deliver is None or not self.pending_count():
+        # The dashboard's sink also sends what waits for other experiments of the same server.
+        can_send = getattr(self.session.tracer, "can_send", None)
+        if deliver is None or not (can_send() if can_send is not None else self.pending_count()):
             return
         delivery = deliver()
         self.post_message(self.TurnsWaiting(self.pending_count(), delivery.delivered, delivery.sentence))
@@ -342,7 +338,6 @@ class ChatPane(Vertical):
         """Use `model` (a litellm model string) from the next turn on."""
         self.session.model = model
         self._show_model()
-        self.post_message(self.ModelChanged(model))
 
     def action_clear(self) -> None:
         """Forget the conversation (the model no longer sees it) and empty the pane."""

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
@@ -121,13 +120,6 @@ class SpanDetail(VerticalScroll, can_focus=True):
     SpanDetail > .value { width: 1fr; }
     """
 
-    class Shown(Message):
-        """The pane now shows `item` (tests and the app can wait for it)."""
-
-        def __init__(self, item: Span | DerivedHop | None) -> None:
-            super().__init__()
-            self.item = item
-
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.item: Span | DerivedHop | None = None
@@ -149,7 +141,6 @@ class SpanDetail(VerticalScroll, can_focus=True):
         self.item = None
         self.trace = None
         self._replace([Static(Text("Select a span to see its details.", style="dim"))])
-        self.post_message(self.Shown(None))
 
     def action_view_all(self) -> None:
         item = self.item
@@ -187,7 +178,6 @@ class SpanDetail(VerticalScroll, can_focus=True):
         )
         self._replace(widgets)
         self.scroll_home(animate=False)
-        self.post_message(self.Shown(item))
 
     def _replace(self, widgets: list[Static]) -> None:
         with self.app.batch_update():

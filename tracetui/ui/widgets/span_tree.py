@@ -98,13 +98,18 @@ class SpanTree(Tree[SpanNodeData]):
     }
     """
 
+    @dataclass
     class SpanHighlighted(Message):
-        """The cursor moved to a span or a derived hop (also sent for the root when a trace is shown)."""
+        """The cursor moved to a span or a derived hop (also sent for the root when a trace is shown).
 
-        def __init__(self, span: TreeItem, trace: Trace) -> None:
-            super().__init__()
-            self.span = span
-            self.trace = trace
+        A burst (an arrow key held down) coalesces: only the span the cursor rests on matters.
+        """
+
+        span: TreeItem
+        trace: Trace
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SpanTree.SpanHighlighted)
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("trace", name=name, id=id, classes=classes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, tzinfo
+from typing import Any
 
 from rich.text import Text
 from textual.dom import DOMNode
@@ -137,6 +138,11 @@ class StatusBar(Static):
         """Bind the first line to `source`'s reactives (the trace viewer's), so it never needs setting."""
         for theirs, mine in WATCHED.items():
             self.watch(source, theirs, functools.partial(setattr, self, mine))
+        self.watch(source, "said", self._show_said)  # init: a sentence said before the binding shows too
+
+    def _show_said(self, said: Any) -> None:
+        if said is not None:
+            self.say(said.sentence, error=said.error, key=said.key, refresh=said.refresh)
 
     def render(self) -> Text:
         line = self._first_line()

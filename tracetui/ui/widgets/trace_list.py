@@ -10,6 +10,7 @@ a `Text` built from untrusted trace text with controls made visible — never a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from rich.text import Text
@@ -105,17 +106,22 @@ class TraceList(DataTable):
     ]
 
     class Scrolled(Message):
-        """Other rows came on screen: their names and models may need fetching."""
+        """Other rows came on screen: their names and models may need fetching (a burst coalesces)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TraceList.Scrolled)
 
     class NearEnd(Message):
-        """The cursor or the view came near the last row: time to load older traces."""
+        """The cursor or the view came near the last row: time to load older traces (a burst coalesces)."""
 
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TraceList.NearEnd)
+
+    @dataclass
     class MovedByUser(Message):
         """The person moved the cursor (keys or mouse); follow mode turns off when it leaves the top."""
 
-        def __init__(self, trace_id: str | None) -> None:
-            super().__init__()
-            self.trace_id = trace_id
+        trace_id: str | None
 
     def __init__(
         self,
