@@ -104,3 +104,15 @@ def mlflow_tls(mlflow_server: LocalMlflowServer, tmp_path_factory: pytest.TempPa
         yield proxy.url, cert_path
     finally:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory: pytest.TempPathFactory):
+    """MLflow with two workers on a throw-away PostgreSQL 15 cluster, for the whole session."""
+    from postgres_server import TeamServer, postgres_available
+
+    missing = postgres_available()
+    if missing:
+        pytest.fail(missing)
+    with TeamServer(tmp_path_factory.mktemp("team-server")) as server:
+        yield server

@@ -472,7 +472,7 @@ def test_live_poll_finds_new_and_long_running_traces(world: World) -> None:
     async def run() -> None:
         async with client_for(world) as client:
             experiment = await client.get_experiment_by_name(EXPERIMENT)
-            live = LiveTraceList([experiment.experiment_id], in_progress_every=1)
+            live = LiveTraceList([experiment.experiment_id], in_progress_every=1, sweep_every=1)
             first = await live.poll(client)
             assert world.ids["nested"] in {info.trace_id for info in first.added}
             idle = await live.poll(client)
@@ -483,6 +483,25 @@ def test_live_poll_finds_new_and_long_running_traces(world: World) -> None:
             assert long_id in {info.trace_id for info in update.added}, update
             found = live.get(long_id)
             assert found is not None and found.execution_duration_ms >= 590_000
+
+    asyncio.run(run())
+
+
+def test_the_live_list_pages_back_to_every_trace_and_counts_them(world: World) -> None:
+    from tracetui.tracking.experiments import count_traces
+
+    async def run() -> None:
+        async with client_for(world) as client:
+            experiment = await client.get_experiment_by_name(EXPERIMENT)
+            everything = [info.trace_id async for info in client.iter_trace_infos([experiment.experiment_id])]
+            live = LiveTraceList([experiment.experiment_id], initial_limit=2, page_size=2)
+            await live.poll(client)
+            while live.more_exist:
+                await live.load_older(client)
+            assert sorted(info.trace_id for info in live.traces) == sorted(everything)
+            assert len(everything) > 2
+            count, lower_bound = await count_traces(client, experiment.experiment_id, cap=None)
+            assert (count, lower_bound) == (len(everything), False)
 
     asyncio.run(run())
 

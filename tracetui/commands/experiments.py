@@ -22,26 +22,34 @@ if TYPE_CHECKING:
 @tracking_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def experiments_command(tracking_uri: str | None, experiment: str | None, as_json: bool) -> None:
-    """List the active experiments (id, name, last update)."""
+    """List the active experiments (id, traces, last update, name)."""
     target = target_from(tracking_uri, experiment)
 
-    async def work(client: TrackingClient, backend: Backend) -> list[Experiment]:
-        return await client.list_experiments()
+    async def work(client: TrackingClient, backend: Backend) -> list[tuple[Experiment, int]]:
+        from tracetui.tracking.experiments import count_traces
 
-    experiments = run_with_client(target, work)
+        experiments = await client.list_experiments()
+        # Exact: the server counts where it can (MLflow 3.x), else every page is counted.
+        return [(e, (await count_traces(client, e.experiment_id, cap=None))[0]) for e in experiments]
+
+    counted = run_with_client(target, work)
     if as_json:
-        documents = [{**asdict(e), "tags": dict(e.tags)} for e in experiments]
+        documents = [{**asdict(e), "tags": dict(e.tags), "trace_count": count} for e, count in counted]
         click.echo(json.dumps({"experiments": documents}, ensure_ascii=True))
         return
     rows = [
         (
             one_line(e.experiment_id, 24),
+            f"{count:,}",
             "-" if e.last_update_time_ms is None else format_time_ms(e.last_update_time_ms),
             one_line(e.name, 100),
         )
-        for e in experiments
+        for e, count in counted
     ]
     id_width = max([2, *(len(row[0]) for row in rows)])
-    click.echo(f"{'ID'.ljust(id_width)}  {'LAST UPDATE'.ljust(19)}  NAME")
-    for experiment_id, updated, name in rows:
-        click.echo(f"{experiment_id.ljust(id_width)}  {updated.ljust(19)}  {name}")
+    count_width = max([6, *(len(row[1]) for row in rows)])
+    click.echo(f"{'ID'.ljust(id_width)}  {'TRACES'.rjust(count_width)}  {'LAST UPDATE'.ljust(19)}  NAME")
+    for experiment_id, count, updated, name in rows:
+        click.echo(
+            f"{experiment_id.ljust(id_width)}  {count.rjust(count_width)}  {updated.ljust(19)}  {name}"
+        )

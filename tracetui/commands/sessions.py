@@ -26,9 +26,8 @@ def sessions_group() -> None:
 @click.option(
     "--scan",
     type=click.IntRange(min=1),
-    default=2000,
-    show_default=True,
-    help="How many of the newest session traces to group.",
+    default=None,
+    help="Group only this many of the newest session traces (default: all, every session complete).",
 )
 @click.option(
     "--sort",
@@ -40,7 +39,7 @@ def sessions_group() -> None:
 )
 @click.option("--ascending", is_flag=True, help="Smallest (or earliest) first.")
 def list_command(
-    tracking_uri: str | None, experiment: str | None, scan: int, sort_by: str, ascending: bool
+    tracking_uri: str | None, experiment: str | None, scan: int | None, sort_by: str, ascending: bool
 ) -> None:
     """List the sessions of an experiment with their totals, most recently active first."""
     from tracetui.formatting import date_time as format_time_ms

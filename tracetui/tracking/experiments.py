@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from tracetui.tracking.counts import server_trace_count
 from tracetui.tracking.models import Experiment
 
 
@@ -47,11 +48,15 @@ async def experiment_with_newest_trace(client: Any) -> Experiment:
     return experiments[0]
 
 
-async def count_traces(client: Any, experiment_id: str, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """(count, is_lower_bound): pages through trace infos, stopping at `cap`."""
+async def count_traces(client: Any, experiment_id: str, cap: int | None = COUNT_CAP) -> tuple[int, bool]:
+    """(count, is_lower_bound): the server's count where it has one, else pages through trace
+    infos, stopping at `cap` (never with None)."""
     counter = getattr(client, "count_traces", None)
     if counter is not None:
         return int(await counter(experiment_id)), False
+    counted = await server_trace_count(client, [experiment_id])
+    if counted is not None:
+        return counted, False
     count = 0
     token: str | None = None
     while True:
@@ -60,7 +65,7 @@ async def count_traces(client: Any, experiment_id: str, cap: int = COUNT_CAP) ->
         token = page.next_page_token
         if not token:
             return count, False
-        if count >= cap:
+        if cap is not None and count >= cap:
             return count, True
 
 

@@ -59,6 +59,7 @@ class LocalMlflowServer:
         app_name: str | None = None,
         extra_env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        workers: int = 1,
     ) -> None:
         self.backend_store_uri = backend_store_uri
         self.port = port or free_loopback_port()
@@ -66,6 +67,7 @@ class LocalMlflowServer:
         self.app_name = app_name  # "basic-auth" for MLflow's authentication app
         self.extra_env = dict(extra_env or {})
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="tracetui-mlflow-", suffix=".log")[1])
+        self.workers = workers  # a team's server on PostgreSQL runs several
         self._guard: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,7 +83,7 @@ class LocalMlflowServer:
             sys.executable, "-m", "mlflow", "server",
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--workers", "1",
+            "--workers", str(self.workers),
             "--backend-store-uri", self.backend_store_uri,
         ]  # fmt: skip
         if self.artifacts_destination:

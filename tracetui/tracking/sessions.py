@@ -14,7 +14,7 @@ written in double quotes; an id holding both is matched on this side instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from tracetui.tracking.client import TrackingClient
 
 HAS_SESSION_FILTER = f"metadata.`{METADATA_SESSION}` IS NOT NULL"
-DEFAULT_SCAN = 2000  # traces read to group sessions; the newest, so recent sessions are complete
+PAGES_PER_UPDATE = 8  # while listing every session, a regrouped list is handed out this often
 MAX_SESSION_TRACES = 1000
+PAGE_OF_INFOS = 500  # the server's largest search page
 FETCH_CONCURRENCY = 4  # full traces read at once for a transcript: kind to a small server
 
 
@@ -92,10 +93,34 @@ def group_sessions(trace_infos: Iterable[TraceInfo]) -> list[SessionSummary]:
 
 
 async def list_sessions(
-    client: TrackingClient, experiment_id: str, *, max_traces: int = DEFAULT_SCAN
+    client: TrackingClient, experiment_id: str, *, max_traces: int | None = None
 ) -> list[SessionSummary]:
-    """The sessions among the newest `max_traces` traces that have one, most recent first."""
+    """Every session of the experiment (or those among the newest `max_traces` session traces),
+    most recent first: each with all its turns when `max_traces` is None."""
     return group_sessions(await _session_infos(client, experiment_id, max_traces))
+
+
+async def stream_sessions(
+    client: TrackingClient, experiment_id: str
+) -> AsyncIterator[tuple[list[SessionSummary], bool]]:
+    """(sessions so far, complete?) after the first page of session traces, every few pages
+    after it, and once at the end: a screen shows the first rows at once and says when the
+    list is complete. Only a session trace's info is read (one search page = 500 of them);
+    a trace read twice (the server pages by offset while traces arrive) counts once.
+    """
+    filter_string = HAS_SESSION_FILTER if (await client.capabilities()).metadata_filters else None
+    infos: dict[str, TraceInfo] = {}
+    pages_read = 0
+    read_in_page = 0
+    async for info in client.iter_trace_infos([experiment_id], filter_string=filter_string):
+        if info.session_id:
+            infos[info.trace_id] = info
+        read_in_page += 1
+        if read_in_page == PAGE_OF_INFOS:
+            read_in_page, pages_read = 0, pages_read + 1
+            if pages_read % PAGES_PER_UPDATE == 1:
+                yield group_sessions(infos.values()), False
+    yield group_sessions(infos.values()), True
 
 
 async def _session_infos(client: TrackingClient, experiment_id: str, limit: int | None) -> list[TraceInfo]:

@@ -101,6 +101,22 @@ class TracesPolled(Message):
 
 
 @dataclass
+class OlderTracesLoaded(Message):
+    """A page of older traces, loaded as the person scrolled towards the end of the list `source`."""
+
+    source: object  # the LiveTraceList this came from; stale sources are ignored
+    added: Sequence[TraceInfo]
+
+
+@dataclass
+class TraceTotal(Message):
+    """The server's count of the traces in the list `source`'s experiment (None: it cannot count)."""
+
+    source: object
+    total: int | None
+
+
+@dataclass
 class FilterRejected(Message):
     """The server refused a filter (the sentence says why); the list keeps what it showed."""
 

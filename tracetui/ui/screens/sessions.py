@@ -1,13 +1,13 @@
 """The sessions of an experiment (traces grouped by `mlflow.trace.session`) with their totals.
 
-Listing happens in a worker on this screen (`tracking.sessions.list_sessions`);
-the table fills when it arrives. Each row: last and first turn, turns, total
-duration, tokens in and out, errors and cost (where MLflow recorded one;
-tracking/session_totals.py). `o` sorts by the next column, `O` reverses. Enter
-dismisses with the session to resume: the app loads its conversation into the
-chat pane (see `tracetui.ui.session_resume`); `l` dismisses with the session
-whose turns the trace list should show (filtered). `e` exports the highlighted
-session as a Markdown transcript, `y` copies its id.
+Listing happens in a worker on this screen (`tracking.sessions.stream_sessions`): the
+first rows show at once, and the note says while it is still reading. Each row: last
+and first turn, turns, total duration, tokens in and out, errors and cost (where MLflow
+recorded one; tracking/session_totals.py). `o` sorts by the next column, `O` reverses.
+Enter dismisses with the session to resume: the app loads its conversation into the chat
+pane (see `tracetui.ui.session_resume`); `l` dismisses with the session whose turns the
+trace list should show (filtered). `e` exports the highlighted session as a Markdown
+transcript, `y` copies its id.
 
 Session ids and prompts come from traces: every cell is plain, visible `Text`.
 """
@@ -30,7 +30,7 @@ from tracetui.exports import export_session_markdown
 from tracetui.formatting import day_time
 from tracetui.formatting import duration_ms as format_duration
 from tracetui.tracking.session_totals import SESSION_SORTS, format_cost, sort_sessions
-from tracetui.tracking.sessions import SessionSummary, list_sessions
+from tracetui.tracking.sessions import SessionSummary, stream_sessions
 from tracetui.ui.clipboard import copy_text
 from tracetui.visible import one_line
 
@@ -146,18 +146,26 @@ class SessionsScreen(ModalScreen[SessionChoice | None]):
 
     @work(exclusive=True, group="sessions", exit_on_error=False)
     async def load_sessions(self) -> None:
+        summaries: list[SessionSummary] = []
         try:
-            summaries = await list_sessions(self.client, self.experiment_id)
+            # The first rows at once; the list regrouped as more pages of session traces come.
+            async for summaries, complete in stream_sessions(self.client, self.experiment_id):
+                self._show(summaries)
+                if not complete:
+                    self._note(f"{len(summaries)} sessions so far, most recent first; still reading…")
         except Exception as error:  # noqa: BLE001 - a sentence on the screen, not a traceback
             self._note(one_line(str(error), 300) or f"Listing sessions failed ({type(error).__name__}).")
             return
-        self.summaries = {summary.session_id: summary for summary in summaries}
-        self.show_rows()
         if not summaries:
             self._note(
                 "No sessions in this experiment: chat turns and programs that set the "
                 "mlflow.trace.session metadata make them."
             )
+
+    def _show(self, summaries: list[SessionSummary]) -> None:
+        """All rows again (a session's counts change as its older turns are read)."""
+        self.summaries = {summary.session_id: summary for summary in summaries}
+        self.show_rows()
 
     def show_rows(self) -> None:
         """The sessions in the chosen order; the cost column says once when no trace records a cost."""

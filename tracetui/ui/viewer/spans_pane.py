@@ -18,12 +18,14 @@ without one.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input
 from textual.worker import Worker, WorkerState
 
@@ -41,6 +43,9 @@ from tracetui.ui.widgets.span_tree import SpanTree
 PENDING_RETRY_S = 1.0  # a trace not fully exported yet is fetched again after this
 MAX_RETRY_S = 30.0  # back-off cap for a trace that failed to load
 INDEX_IN_THREAD_FROM = 500  # spans; a smaller trace is indexed at once (a few microseconds a span)
+# A trace the server is slow to build (a 50,000-span one: ~13 s before a byte arrives) shows
+# how long it has been read for in the pane's title, ticking each second, instead of an error.
+READING_NOTE_AFTER_S = 1.0
 
 
 class SpansPane(Horizontal):
@@ -53,6 +58,8 @@ class SpansPane(Horizontal):
         self.shown_trace_id: str | None = None  # on screen
         self.sequence_shown = False
         self._failures = 0
+        self._reading_since: float | None = None  # when the trace being fetched was asked for
+        self._reading_timer: Timer | None = None
         self.span_tree = SpanTree(id="span-tree")
         self.sequence_view = SequenceView(id="sequence")
         self.span_detail = SpanDetail(id="span-detail")
@@ -89,7 +96,26 @@ class SpansPane(Horizontal):
         if not reload and trace_id in (self.wanted_trace_id, self.shown_trace_id):
             return
         self.wanted_trace_id = trace_id
+        self._reading_since = time.monotonic()
+        if self._reading_timer is None:
+            self._reading_timer = self.set_interval(1.0, self._show_reading)
         self._load(trace_id)
+
+    def _show_reading(self) -> None:
+        """ "Spans — reading the trace… 4 s" while a fetch is on its way; the usual title after."""
+        if self._reading_since is None or self.wanted_trace_id in (None, self.shown_trace_id):
+            self._stop_reading()
+            return
+        waited = time.monotonic() - self._reading_since
+        if waited >= READING_NOTE_AFTER_S and not self.sequence_shown:
+            self.query_one("#tree-pane").border_title = f"Spans — reading the trace… {waited:.0f} s"
+
+    def _stop_reading(self) -> None:
+        if self._reading_timer is not None:
+            self._reading_timer.stop()
+            self._reading_timer = None
+        self._reading_since = None
+        self.show_title()
 
     def show(self, trace: Trace) -> None:
         """Show a fetched trace (unless a newer one was asked for meanwhile)."""
@@ -101,6 +127,7 @@ class SpansPane(Horizontal):
         self._failures = 0
         self.span_tree.show_trace(trace)
         self.sequence_view.show_trace(trace)
+        self._stop_reading()
         if len(trace.spans) >= LARGE_TRACE_SPANS:
             freeze_heap()  # its spans live while it is shown: no full collection walks them (gc_policy.py)
         self.search_index, self.match_ids, self.match_at = None, [], -1
@@ -114,7 +141,7 @@ class SpansPane(Horizontal):
         self.sequence_view.clear_trace()
         self.span_detail.clear_span()
         self.shown_trace_id = self.wanted_trace_id = None
-        self.show_title()
+        self._stop_reading()
 
     @work(exclusive=True, group="trace", exit_on_error=False)
     async def _load(self, trace_id: str) -> None:
@@ -147,6 +174,7 @@ class SpansPane(Horizontal):
         if event.worker.group != "trace" or event.state != WorkerState.ERROR:
             return
         event.stop()
+        self._stop_reading()
         self.post_message(Say(failure_sentence(event.worker.error), error=True))
         trace_id = self.wanted_trace_id
         if trace_id is None:

@@ -48,9 +48,11 @@ from tracetui.ui.messages import (
     ExperimentChosen,
     ExperimentMissing,
     FilterRejected,
+    OlderTracesLoaded,
     Polled,
     Say,
     TracesPolled,
+    TraceTotal,
     TracingDestination,
 )
 from tracetui.ui.screens.experiments import ExperimentSwitcher
@@ -70,7 +72,8 @@ from tracetui.visible import one_line
 
 MAX_RETRY_S = 30.0  # back-off cap after failed polls
 MISSING_RECHECK_S = 5.0  # an experiment that does not exist yet is looked up again after this
-VIEWER_WORKER_GROUPS = frozenset({"connect", "experiment", "poll"})  # "summaries" fails quietly
+# "summaries" and "count" fail quietly (a row's name, the "of N" in the title); "page" says so.
+VIEWER_WORKER_GROUPS = frozenset({"connect", "experiment", "poll", "page"})
 
 
 class TraceViewer(Vertical):
@@ -98,6 +101,8 @@ class TraceViewer(Vertical):
     """While STOPPED: what stopped it, in a few words."""
     trace_count: reactive[int | None] = reactive(None)
     """Rows in the list."""
+    trace_total: reactive[int | None] = reactive(None)
+    """Traces of the experiment on the server, where it counts them (unfiltered lists only)."""
     last_poll: reactive[datetime | None] = reactive(None, always_update=True)
     """When the list was last polled successfully."""
     follow: reactive[bool] = reactive(True)
@@ -146,6 +151,7 @@ class TraceViewer(Vertical):
         self.poll_failures = 0
         self.poll_timer: Timer | None = None
         self.open_when_listed: str | None = initial_trace_id  # select this row once it is listed
+        self.loading_older = False  # a page of older traces is on its way
         self.listed_sentence: str | None = None  # "Experiment X: N traces listed.", kept true
         self.traces = TracesPane(tz=tz, clock=self.clock)
         self.spans = SpansPane()
@@ -258,11 +264,13 @@ class TraceViewer(Vertical):
             return  # an automatic choice that finished after the person chose: theirs wins
         experiment = message.experiment
         self.experiment, self.experiment_missing = experiment, None
+        self.trace_total, self.loading_older = None, False
         self.experiment_name, self.problem = experiment.name, ""
         self.filter_string = self._starting_filter(experiment)
         self.live = LiveTraceList([experiment.experiment_id], filter_string=self.filter_string or None)
         self.candidate_live = None
         self.poll_failures = 0
+        self._count_traces(self.live)
         if self.backend is not None:  # turns asked before, or left by an earlier run, go here
             self.post_message(TracingDestination(self.backend.base_url, experiment.experiment_id))
         if self.initial_trace_id is None or self.spans.shown_trace_id != self.initial_trace_id:
@@ -380,6 +388,7 @@ class TraceViewer(Vertical):
         if adopted:
             self.live, self.candidate_live = self.candidate_live, None
             self._remember_filter()
+            self._count_traces(self.live)
             self.say(
                 f"Filter applied: {one_line(self.filter_string, 80)}"
                 if self.filter_string
@@ -398,18 +407,79 @@ class TraceViewer(Vertical):
         self.poll_failures = 0
         self.connection, self.retry_in_s, self.problem = CONNECTED, None, ""
         self.last_poll = message.polled_at
-        self.trace_count = self.trace_list.row_count
+        if self.trace_total is not None and not message.replace:
+            self.trace_total += len(message.added)  # arrivals since the server counted
+        self._show_count()
         self._keep_the_right_trace_open(message.changed)
         self.arm_poll(self.poll_interval_s)
         self.post_message(Polled())
+
+    def _show_count(self) -> None:
+        """The pane title and the status line's count: rows listed, and of how many."""
+        self.trace_count = self.trace_list.row_count
+        self.traces.show_count(self._listed())
+
+    def _listed(self) -> str:
+        """ "500 of 100,002", "500, more on the server", or "42": what is listed, and whether more exist."""
+        from tracetui.tracking.counts import listed_label
+
+        return listed_label(self.trace_list.row_count, self.trace_total, self._more_exist())
+
+    def _more_exist(self) -> bool:
+        """Older traces on the server than listed: the server's count says, else the last page did."""
+        if self.trace_total is not None:
+            return self.trace_list.row_count < self.trace_total
+        return bool(self.live is not None and self.live.more_exist)
+
+    # -- paging back: older traces as the person scrolls towards the end -----------------------
+
+    @on(TraceList.NearEnd)
+    def _near_end(self) -> None:
+        live = self.live
+        if self.loading_older or live is None or self.client is None or not live.more_exist:
+            return
+        if not self._more_exist():
+            return  # the server's count says everything is listed
+        self.loading_older = True
+        self._load_older(live)
+
+    @work(group="page", exit_on_error=False)
+    async def _load_older(self, live: Any) -> None:
+        update = await live.load_older(self.client)
+        self.post_message(OlderTracesLoaded(live, update.added))
+
+    @on(OlderTracesLoaded)
+    def _older_loaded(self, message: OlderTracesLoaded) -> None:
+        self.loading_older = False
+        if message.source is not self.live:
+            return
+        self.traces.show(message.added, (), replace=False, follow=False, older=True)
+        self._show_count()
+        self._say_listed(False)
+        self.trace_list.check_near_end()  # a fast scroller may already be past this page too
+
+    @work(group="count", exit_on_error=False)
+    async def _count_traces(self, live: Any) -> None:
+        """The experiment's trace count from the server (unfiltered lists: a filter is not counted)."""
+        from tracetui.tracking.counts import server_trace_count
+
+        total = None if live.filter_string else await server_trace_count(self.client, live.experiment_ids)
+        self.post_message(TraceTotal(live, total))
+
+    @on(TraceTotal)
+    def _trace_total(self, message: TraceTotal) -> None:
+        if message.source is self.live:
+            self.trace_total = message.total
+            self._show_count()
+            self._say_listed(False)
 
     def _say_listed(self, replaced: bool) -> None:
         """ "Experiment X: N traces listed.", kept true as traces arrive, until another sentence is shown."""
         if self.experiment is None:
             return
-        listed = (
-            f"Experiment {one_line(self.experiment.name, 60)}: {self.trace_list.row_count} traces listed."
-        )
+        more = self._more_exist()
+        listed = f"Experiment {one_line(self.experiment.name, 60)}: {self._listed()} traces listed"
+        listed += "; scroll down for older ones." if more else "."
         if replaced or listed != self.listed_sentence:
             self.listed_sentence = listed
             self.said = Say(listed, key="listed", refresh=not replaced)
@@ -544,6 +614,9 @@ class TraceViewer(Vertical):
         error = worker.error
         sentence = failure_sentence(error)
         self.say(sentence, error=True)
+        if worker.group == "page":  # scrolling on asks again; polling is not affected
+            self.loading_older = False
+            return
         if self.experiment is None:
             self.post_message(TracingDestination(None, None, why=sentence))  # a turn asked now says why
         if isinstance(error, TrackingError) and not error.retry_helps:

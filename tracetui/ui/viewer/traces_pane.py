@@ -1,5 +1,9 @@
 """The top of the viewer: the filter box, the live trace list and the stats bar under it.
 
+The title says how many traces are listed and of how many (the viewer knows: `show_count`);
+a page of older traces, loaded as the person scrolls near the end, is shown like a poll's
+rows, below the others and not marked new.
+
 The pane shows what the viewer's poll found (`show`), keeps the names and models of the
 rows on screen (read lazily from their spans, once each, as rows come on screen) and the
 stats bar in step with the rows. The filter box is its own: `open_filter` shows it, Enter
@@ -57,17 +61,26 @@ class TracesPane(Pane):
     # -- rows --------------------------------------------------------------------------------
 
     def show(
-        self, added: Sequence[TraceInfo], changed: Sequence[TraceInfo], *, replace: bool, follow: bool
+        self,
+        added: Sequence[TraceInfo],
+        changed: Sequence[TraceInfo],
+        *,
+        replace: bool,
+        follow: bool,
+        older: bool = False,
     ) -> None:
-        """Rows from a poll; an idle poll (nothing new) redraws nothing."""
+        """Rows from a poll, or (`older`) a page loaded by scrolling; an idle poll redraws nothing."""
         table = self.trace_list
-        table.apply(added, changed, replace=replace, follow=follow)
+        table.apply(added, changed, replace=replace, follow=follow, older=older)
         if replace or added or changed:
             self.update_stats()
-        title = f"Traces — {table.row_count}"
+        self._summarize_rows_on_screen()
+
+    def show_count(self, listed: str) -> None:
+        """The title: how many traces are listed, and of how many ("500 of 100,002")."""
+        title = f"Traces — {listed}"
         if self.border_title != title:  # setting it repaints the whole pane, even when unchanged
             self.border_title = title
-        self._summarize_rows_on_screen()
 
     def update_stats(self) -> None:
         """Redraw the sparklines from the rows the list holds."""

@@ -28,6 +28,9 @@ from tracetui.visible import one_line
 
 NEW_ROW_MARK_S = 3.0  # how long a new row keeps its "•" mark
 COMPARE_MARK = "◆"  # the trace marked (m) to compare the selected one with (d)
+# Older traces are asked for while this many rows (beyond a screenful) are still below the
+# cursor or the bottom of the view, so the next page is there before the person reaches the end.
+LOOKAHEAD_ROWS = 100
 
 # (key, label, width). The preview takes what is left; it is cut to this many characters.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -109,6 +112,12 @@ class TraceList(DataTable):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, TraceList.Scrolled)
 
+    class NearEnd(Message):
+        """The cursor or the view came near the last row: time to load older traces (a burst coalesces)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TraceList.NearEnd)
+
     @dataclass
     class MovedByUser(Message):
         """The person moved the cursor (keys or mouse); follow mode turns off when it leaves the top."""
@@ -137,6 +146,16 @@ class TraceList(DataTable):
 
     def _moved_by_user(self) -> None:
         self.post_message(self.MovedByUser(self.highlighted_trace_id))
+        self.check_near_end()
+
+    def check_near_end(self) -> None:
+        """Post NearEnd when fewer than a screenful plus LOOKAHEAD_ROWS rows are left below."""
+        if self.row_count == 0:
+            return
+        screen_rows = max(1, self.size.height)
+        lowest_seen = max(self.cursor_row, int(self.scroll_y) + screen_rows)
+        if self.row_count - lowest_seen <= screen_rows + LOOKAHEAD_ROWS:
+            self.post_message(self.NearEnd())
 
     def action_cursor_down(self) -> None:
         super().action_cursor_down()
@@ -170,6 +189,7 @@ class TraceList(DataTable):
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
             self.post_message(self.Scrolled())
+            self.check_near_end()
 
     def on_resize(self) -> None:
         self.post_message(self.Scrolled())  # more rows on screen (or the first time it has a size)
@@ -207,12 +227,14 @@ class TraceList(DataTable):
         *,
         replace: bool = False,
         follow: bool = False,
+        older: bool = False,
     ) -> list[str]:
         """Add new rows and update changed ones in place; return the ids of rows really added.
 
         With `replace` the table is emptied first (a new experiment or filter), and
         nothing is marked new. With `follow` the cursor goes to the newest row,
-        otherwise it stays on the trace it was on.
+        otherwise it stays on the trace it was on. `older`: a page loaded by scrolling
+        (not marked new; the rows land below, so the cursor stays where it is).
         """
         keep_id = None if replace else self.highlighted_trace_id
         if replace:
@@ -231,16 +253,16 @@ class TraceList(DataTable):
             cells = row_cells(info, self.tz, now, self.summaries.get(info.trace_id))
             if info.trace_id == self.compare_mark:
                 cells["mark"] = Text(COMPARE_MARK, style="bold", end="")
-            elif not replace:
+            elif not (replace or older):
                 cells["mark"] = Text("•", style="bold", end="")
             self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=info.trace_id, height=1)
         if fresh:
             self.sort("time", key=lambda cell: cell.sort_key, reverse=True)
-            if follow:
+            if follow and not older:
                 self.move_cursor(row=0, animate=False)
             elif keep_id is not None:
                 self.select_trace(keep_id, scroll=False)
-            if not replace:
+            if not (replace or older):
                 new_ids = [info.trace_id for info in fresh]
                 self.set_timer(NEW_ROW_MARK_S, lambda: self._unmark(new_ids))
         return [info.trace_id for info in fresh]
