@@ -33,9 +33,7 @@ TESTS = HERE.parent / "tests"
 sys.path[:0] = [str(HERE), str(TESTS)]
 
 from bench_tracking import Row, compare_commands, print_table  # noqa: E402
-from mlflow_versions import VERSIONS, MlflowVersion, ensure_venvs  # noqa: E402
-
-from tracetui.tracking.local_server import LocalMlflowServer  # noqa: E402
+from mlflow_versions import VERSIONS, MlflowVersion, VersionServer, ensure_venvs  # noqa: E402
 
 EXPERIMENT = "bench-versions"
 
@@ -48,21 +46,6 @@ THEIR_GET = """
 import sys, mlflow
 print(mlflow.MlflowClient(sys.argv[1]).get_trace(sys.argv[2]).to_json())
 """
-
-
-class VersionServer(LocalMlflowServer):
-    """`mlflow server` run by another version's python (as in tests/test_server_versions.py)."""
-
-    def __init__(self, version: MlflowVersion, root: Path) -> None:
-        super().__init__(
-            f"sqlite:///{root / 'mlflow.db'}",
-            artifacts_destination=str(root / "artifacts"),
-            log_path=root / "server.log",
-        )
-        self.version = version
-
-    def command(self) -> list[str]:
-        return [str(self.version.python), *super().command()[1:]]
 
 
 def bench_version(version: MlflowVersion, tracetui_cli: str, runs: int) -> list[Row]:

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracetui.tracking.local_server import LocalMlflowServer
+
 CACHE_ROOT = Path(os.environ.get("TRACETUI_TEST_CACHE", Path.home() / ".cache" / "tracetui-tests"))
 
 
@@ -159,3 +161,18 @@ if __name__ == "__main__":
     for name, python in ensure_venvs(sys.argv[1:] or tuple(VERSIONS)).items():
         print(name, python)
     print(f"{time.monotonic() - started:.0f} s")
+
+
+class VersionServer(LocalMlflowServer):
+    """`mlflow server` run by another version's python, under tracetui's process-group guard."""
+
+    def __init__(self, version: MlflowVersion, root: Path) -> None:
+        super().__init__(
+            f"sqlite:///{root / 'mlflow.db'}",
+            artifacts_destination=str(root / "artifacts"),
+            log_path=root / "server.log",
+        )
+        self.version = version
+
+    def command(self) -> list[str]:
+        return [str(self.version.python), *super().command()[1:]]

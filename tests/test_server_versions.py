@@ -25,7 +25,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fake_ollama import FakeOllama
-from mlflow_versions import VERSIONS, MlflowVersion, ensure_venvs
+from mlflow_versions import VERSIONS, MlflowVersion, VersionServer, ensure_venvs
 
 from tracetui.chat.session import ChatSession
 from tracetui.chat.trace_writer import TurnTracer
@@ -35,28 +35,12 @@ from tracetui.tracking.client import TrackingClient
 from tracetui.tracking.compat import UnsupportedServer
 from tracetui.tracking.feedback import get_trace_info, log_feedback
 from tracetui.tracking.live import LiveTraceList
-from tracetui.tracking.local_server import LocalMlflowServer
 
 pytest_plugins = ["fake_ollama"]
 
 HERE = Path(__file__).parent
 EXPERIMENT = "versions"
 NAMES = tuple(VERSIONS)
-
-
-class VersionServer(LocalMlflowServer):
-    """`mlflow server` run by another version's python, under tracetui's process-group guard."""
-
-    def __init__(self, version: MlflowVersion, root: Path) -> None:
-        super().__init__(
-            f"sqlite:///{root / 'mlflow.db'}",
-            artifacts_destination=str(root / "artifacts"),
-            log_path=root / "server.log",
-        )
-        self.version = version
-
-    def command(self) -> list[str]:
-        return [str(self.version.python), *super().command()[1:]]
 
 
 @dataclass
