@@ -154,21 +154,31 @@ def _id(value: Any, size: int, *, hexadecimal: bool = False) -> str | None:
     return text
 
 
+def _status(code: Any, message: Any) -> dict[str, Any]:
+    status: dict[str, Any] = {"code": _STATUS_NAMES.get(str(code or "UNSET"), "STATUS_CODE_UNSET")}
+    if message:
+        status["message"] = message
+    return status
+
+
+def _events(span: dict[str, Any], time_key: str) -> list[dict[str, Any]]:
+    """The span's events as OTLP JSON; the schemas differ only in the name of the time field."""
+    return [
+        {
+            "name": event.get("name", ""),
+            "time_unix_nano": int(event.get(time_key) or 0),
+            "attributes": _attributes(event.get("attributes")),
+        }
+        for event in span.get("events") or []
+    ]
+
+
 def otlp_span(span: dict[str, Any]) -> dict[str, Any]:
     """One artifact span (any schema) -> an OTLP JSON span as `/traces/get` sends it."""
     if "context" in span:  # MLflow 2.x
         context = span["context"]
-        status = {"code": _STATUS_NAMES.get(str(span.get("status_code") or "UNSET"), "STATUS_CODE_UNSET")}
-        if span.get("status_message"):
-            status["message"] = span["status_message"]
-        events = [
-            {
-                "name": event.get("name", ""),
-                "time_unix_nano": int(event.get("timestamp") or 0),
-                "attributes": _attributes(event.get("attributes")),
-            }
-            for event in span.get("events") or []
-        ]
+        status = _status(span.get("status_code"), span.get("status_message"))
+        events = _events(span, "timestamp")
         document = {
             "trace_id": _id(context["trace_id"], 16, hexadecimal=True),
             "span_id": _id(context["span_id"], 8, hexadecimal=True),
@@ -179,17 +189,8 @@ def otlp_span(span: dict[str, Any]) -> dict[str, Any]:
         }
     else:
         raw_status = span.get("status") or {}
-        status = {"code": _STATUS_NAMES.get(str(raw_status.get("code") or "UNSET"), "STATUS_CODE_UNSET")}
-        if raw_status.get("message"):
-            status["message"] = raw_status["message"]
-        events = [
-            {
-                "name": event.get("name", ""),
-                "time_unix_nano": int(event.get("time_unix_nano") or 0),
-                "attributes": _attributes(event.get("attributes")),
-            }
-            for event in span.get("events") or []
-        ]
+        status = _status(raw_status.get("code"), raw_status.get("message"))
+        events = _events(span, "time_unix_nano")
         document = {
             "trace_id": _id(span["trace_id"], 16),
             "span_id": _id(span["span_id"], 8),
