@@ -52,6 +52,7 @@ class Waiting:
 
     here: int
     elsewhere: tuple[OutboxFolder, ...] = ()
+    sendable: bool = False  # a delivery now would send something (here, or elsewhere on this server)
 
     @property
     def elsewhere_count(self) -> int:
@@ -145,24 +146,17 @@ class WatchedExperimentSink:
                 mine.add(Outbox(self.server, self.asked_for, self.root).folder)
         return mine
 
-    def _same_server_folders(self) -> list[OutboxFolder]:
-        """Other experiments' outboxes on the watched server: it answers, so their turns go too."""
-        mine, server = self._my_folders(), redact_url(self.server.rstrip("/"))
-        return [
-            folder
-            for folder in outbox_folders(self.root)
-            if folder.server == server
+    def _on_this_server(self, folder: OutboxFolder) -> bool:
+        """Another experiment's outbox on the watched server: it answers, so its turns go too."""
+        return (
+            folder.server == redact_url(self.server.rstrip("/"))
             and not folder.unresolved
-            and folder.experiment
-            and folder.waiting
-            and folder.folder not in mine
-        ]
+            and bool(folder.experiment)
+        )
 
     def can_send(self) -> bool:
         """Whether a delivery now has anything to send (only lists folders)."""
-        if self._destination is None:
-            return False
-        return self.pending_count() > 0 or bool(self._same_server_folders())
+        return self.waiting().sendable
 
     def waiting(self, *, elsewhere: bool = True) -> Waiting:
         """What waits for this destination (unresolved turns included) and, if asked, for others."""
@@ -171,7 +165,8 @@ class WatchedExperimentSink:
         if not elsewhere:
             return Waiting(here)
         others = tuple(f for f in outbox_folders(self.root) if f.folder not in mine and f.waiting)
-        return Waiting(here, others)
+        sendable = self._destination is not None and (here > 0 or any(map(self._on_this_server, others)))
+        return Waiting(here, others, sendable)
 
     @property
     def delivered_ids(self) -> dict[str, str]:
@@ -190,7 +185,7 @@ class WatchedExperimentSink:
         delivery = tracer.deliver_pending()
         if delivery.failure is not None:
             return delivery  # the server does not take turns now: the others would fail alike
-        for folder in self._same_server_folders():
+        for folder in filter(self._on_this_server, self.waiting().elsewhere):
             other = self._tracer_for(
                 Destination(destination.base_url, str(folder.experiment))
             ).deliver_pending()

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tracetui.chat.session import ChatSession
-from tracetui.chat.watched_sink import WatchedExperimentSink
+from tracetui.chat.watched_sink import Waiting, WatchedExperimentSink
 from tracetui.config import TrackingSettings
 from tracetui.ui.messages import Polled, Say, ShowTrace, TracingDestination
 from tracetui.ui.screens.help import HelpScreen
@@ -264,9 +264,10 @@ class TraceTuiApp(App[int]):
 
     def on_polled(self, message: Polled) -> None:
         """The server answers: send the turns the outbox holds, and show what still waits."""
-        if self.chat_sink.can_send():
+        waiting = self.chat_sink.waiting()  # one listing of the outbox per poll
+        if waiting.sendable:
             self.chat_pane.deliver_waiting()
-        self.show_waiting()
+        self.show_waiting(waiting)
 
     def on_chat_pane_turn_finished(self, message: ChatPane.TurnFinished) -> None:
         if message.result.trace_id is not None:
@@ -280,9 +281,9 @@ class TraceTuiApp(App[int]):
             self.viewer.traces_arrived()
         self.show_waiting()
 
-    def show_waiting(self) -> None:
+    def show_waiting(self, waiting: Waiting | None = None) -> None:
         """Show what the outbox says waits (it owns the count; this only shows it). Lists folders."""
-        waiting = self.chat_sink.waiting()
+        waiting = self.chat_sink.waiting() if waiting is None else waiting
         self.status.turns_waiting = self.chat_pane.turns_waiting = waiting.here
         elsewhere = ""
         if len(waiting.elsewhere) == 1:
