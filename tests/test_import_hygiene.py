@@ -92,3 +92,28 @@ def test_the_check_catches_a_layer_that_imports_rich(tmp_path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "bad_layer" in report["failed"]
     assert ["rich", "bad_layer"] in report["attempts"]
+
+
+def test_headless_commands_load_nothing_they_do_not_use() -> None:
+    """`tracetui traces …` starts in a fraction of a second: no Rich, Pygments, Textual, litellm or MLflow.
+
+    Rich and Pygments come in through httpx's own command-line client unless tracetui
+    keeps httpx from importing it (tracetui/__init__.py); they were ~100 ms of every command.
+    """
+    code = (
+        "import sys, json\n"
+        "import tracetui.cli, tracetui.commands.traces, tracetui.commands.sessions\n"
+        "import tracetui.commands.experiments, tracetui.tracking.client\n"
+        "import httpx\n"
+        "assert callable(httpx.AsyncClient)\n"
+        "heavy = ('rich', 'pygments', 'textual', 'litellm', 'mlflow')\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": "/usr/bin:/bin"},
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
