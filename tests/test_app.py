@@ -150,11 +150,18 @@ async def test_experiment_switcher_lists_counts_and_opens_another(
 
         await wait_for(pilot, lambda: isinstance(app.screen, ExperimentSwitcher), "the switcher")
         switcher = app.screen
-        await wait_for(pilot, lambda: bool(switcher.summaries), "the experiment list")
-        counts = {s.experiment.name: s.trace_count for s in switcher.summaries}
+        await wait_for(pilot, lambda: bool(switcher.experiments), "the experiment list")
+        names = {e.experiment_id: e.name for e in switcher.experiments}
+        await wait_for(pilot, lambda: all(c.done for c in switcher.counts.values()), "every count")
+        counts = {names[experiment_id]: c.value for experiment_id, c in switcher.counts.items()}
         assert counts[other] == 3 and counts[experiment_name] == 1
         options = switcher.query_one(OptionList)
-        index = next(i for i, s in enumerate(switcher.summaries) if s.experiment.name == other)
+        other_id = next(experiment_id for experiment_id, name in names.items() if name == other)
+        other_row = str(options.get_option(other_id).prompt)
+        assert "3 traces" in other_row and other[:50] in other_row
+        note = str(switcher.query_one("#experiments-note").render())
+        assert note.endswith(" experiments") and "counting" not in note
+        index = next(i for i, e in enumerate(switcher.experiments) if e.name == other)
         options.highlighted = index
         await wait_for(pilot, lambda: options.highlighted == index and options.has_focus, "the highlight")
         await pilot.press("enter")

@@ -484,10 +484,33 @@ def test_the_live_list_pages_back_to_every_trace_and_counts_them(world: World) -
                 await live.load_older(client)
             assert sorted(info.trace_id for info in live.traces) == sorted(everything)
             assert len(everything) > 2
-            count, lower_bound = await count_traces(client, experiment.experiment_id, cap=None)
-            assert (count, lower_bound) == (len(everything), False)
+            paged: list[int] = []
+            count = await count_traces(client, experiment.experiment_id, paged.append, page_size=5)
+            assert count == len(everything)
+            if world.version.version.startswith(("2.", "3.1.", "3.5.")):  # no trace metrics: paging
+                assert paged[0] == 0 and all(b - a == 5 for a, b in zip(paged, paged[1:], strict=False))
+                assert len(paged) >= 4 and 0 < count - paged[-1] <= 5
+            else:  # the server counts: nothing to say while counting
+                assert paged == []
 
     asyncio.run(run())
+
+
+def test_experiments_prints_exact_counts_and_says_when_it_pages(world: World) -> None:
+    async def listed() -> int:
+        async with client_for(world) as client:
+            experiment = await client.get_experiment_by_name(EXPERIMENT)
+            return len([info async for info in client.iter_trace_infos([experiment.experiment_id])])
+
+    expected = asyncio.run(listed())
+    result = cli(world, "experiments", "--json")
+    assert result.exit_code == 0, result.output
+    counts = {e["name"]: e["trace_count"] for e in json.loads(result.stdout)["experiments"]}
+    assert counts[EXPERIMENT] == expected > 20
+    if world.version.version.startswith(("2.", "3.1.", "3.5.")):  # no trace metrics: paging, said once
+        assert result.stderr.count("counting…") == 1, result.stderr
+    else:
+        assert "counting" not in result.stderr
 
 
 def test_a_filtered_live_poll_keeps_the_users_filter(world: World) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,19 @@ def experiments_command(tracking_uri: str | None, experiment: str | None, as_jso
         from tracetui.tracking.experiments import count_traces
 
         experiments = await client.list_experiments()
-        # Exact: the server counts where it can (MLflow 3.x), else every page is counted.
-        return [(e, (await count_traces(client, e.experiment_id, cap=None))[0]) for e in experiments]
+        # Exact: the server counts where it can (MLflow 3.x), else every page is counted,
+        # which takes a while on a large experiment: say so once, on stderr (stdout stays the table).
+        said: list[bool] = []
+
+        def counting(counted: int) -> None:
+            if not said:
+                said.append(True)
+                click.echo(
+                    "counting… this server cannot count traces, so tracetui pages through them", err=True
+                )
+                sys.stderr.flush()
+
+        return [(e, await count_traces(client, e.experiment_id, counting)) for e in experiments]
 
     counted = run_with_client(target, work)
     if as_json:

@@ -21,7 +21,6 @@ CONTRACT (pinned; the UI, CLI and live poller are written against it):
                                   limit: int | None = None) -> AsyncIterator[TraceInfo]  # follows pages
     await client.get_trace_json(trace_id: str) -> dict    # the raw {"trace": {...}} document
     await client.get_trace(trace_id: str) -> Trace         # decoded
-    await client.count_traces(experiment_id) ...  (optional helper for the experiment switcher)
     client.base_url -> str (redacted: no credentials)
 
 Additions beyond the contract (all optional keywords):

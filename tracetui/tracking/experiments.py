@@ -5,24 +5,15 @@ No Textual here: plain async functions over a TrackingClient, run from the app's
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from tracetui.tracking.counts import server_trace_count
 from tracetui.tracking.models import Experiment
 
+# Told each page's running total while counting by paging, where the server cannot count.
+CountProgress = Callable[[int], None]
 
-@dataclass(frozen=True, slots=True)
-class ExperimentSummary:
-    """One experiment with its trace count, for the experiment switcher."""
-
-    experiment: Experiment
-    trace_count: int | None  # None when counting failed
-    count_is_lower_bound: bool = False  # True when counting stopped at a cap ("1000+")
-
-
-COUNT_CAP = 1000  # counting beyond this pages through too much; show "1000+"
 _PAGE = 500  # the server's largest page
 
 
@@ -48,40 +39,24 @@ async def experiment_with_newest_trace(client: Any) -> Experiment:
     return experiments[0]
 
 
-async def count_traces(client: Any, experiment_id: str, cap: int | None = COUNT_CAP) -> tuple[int, bool]:
-    """(count, is_lower_bound): the server's count where it has one, else pages through trace
-    infos, stopping at `cap` (never with None)."""
-    counter = getattr(client, "count_traces", None)
-    if counter is not None:
-        return int(await counter(experiment_id)), False
+async def count_traces(
+    client: Any, experiment_id: str, progress: CountProgress | None = None, *, page_size: int = _PAGE
+) -> int:
+    """The exact number of traces in the experiment: the server's count where it has one (MLflow
+    3.x's trace metrics), else counted page by page: `progress` is told 0 before the first page
+    and the running total after each page but the last, so a caller can say "counting…"."""
     counted = await server_trace_count(client, [experiment_id])
     if counted is not None:
-        return counted, False
+        return counted
     count = 0
     token: str | None = None
+    if progress is not None:
+        progress(count)
     while True:
-        page = await client.search_traces([experiment_id], max_results=_PAGE, page_token=token)
+        page = await client.search_traces([experiment_id], max_results=page_size, page_token=token)
         count += len(page.trace_infos)
         token = page.next_page_token
         if not token:
-            return count, False
-        if cap is not None and count >= cap:
-            return count, True
-
-
-async def experiment_summaries(client: Any) -> list[ExperimentSummary]:
-    """Every active experiment with its trace count, most recently updated first."""
-    experiments = list(await client.list_experiments())
-    experiments.sort(key=lambda e: e.last_update_time_ms or 0, reverse=True)
-    # A few counts at a time: the server has one worker, and the list should not starve the poller.
-    limit = asyncio.Semaphore(4)
-
-    async def summarise(experiment: Experiment) -> ExperimentSummary:
-        async with limit:
-            try:
-                count, lower_bound = await count_traces(client, experiment.experiment_id)
-            except Exception:  # one failing count must not hide the experiment
-                return ExperimentSummary(experiment, None)
-        return ExperimentSummary(experiment, count, lower_bound)
-
-    return list(await asyncio.gather(*(summarise(e) for e in experiments)))
+            return count
+        if progress is not None:
+            progress(count)

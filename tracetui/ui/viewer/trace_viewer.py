@@ -41,7 +41,7 @@ from tracetui.tracking.errors import (
     TrackingError,
     failure_sentence,
 )
-from tracetui.tracking.experiments import experiment_summaries, experiment_with_newest_trace
+from tracetui.tracking.experiments import count_traces, experiment_with_newest_trace
 from tracetui.tracking.models import Experiment, TraceInfo
 from tracetui.ui.messages import (
     BackendReady,
@@ -596,7 +596,13 @@ class TraceViewer(Vertical):
                 self.post_message(ExperimentChosen(experiment, chosen_by_user=True))
 
         current = self.experiment.experiment_id if self.experiment else None
-        self.app.push_screen(ExperimentSwitcher(lambda: experiment_summaries(self.client), current), chosen)
+        client = self.client
+        switcher = ExperimentSwitcher(
+            client.list_experiments,
+            lambda experiment_id, progress: count_traces(client, experiment_id, progress),
+            current,
+        )
+        self.app.push_screen(switcher, chosen)
 
     # -- failures ----------------------------------------------------------------------------
 
